@@ -1,0 +1,31 @@
+"""Request dependencies, as ``Annotated`` aliases for handler signatures."""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from rq import Queue
+from sqlmodel import Session
+
+from core.runtime import Runtime
+from worker.queue import ingest_queue
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.session() as session:
+        yield session
+
+
+def get_queue(runtime: RuntimeDep) -> Queue:
+    return ingest_queue(runtime)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+QueueDep = Annotated[Queue, Depends(get_queue)]

@@ -1,0 +1,43 @@
+"""The FastAPI application factory."""
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.errors import install_error_handlers
+from api.routes import health, images
+from core.config import Settings, get_settings
+from core.runtime import Runtime
+from worker.runner import EmbeddedWorker
+
+log = logging.getLogger(__name__)
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app. With no ``runtime`` its lifespan opens one (and closes it); in
+    embedded mode it also runs the ingest worker, since this process owns the store."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        owned = runtime is None
+        app.state.runtime = Runtime.open(settings) if owned else runtime
+        worker = EmbeddedWorker(app.state.runtime).start() if owned and settings.embedded_vectors else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            if owned:
+                app.state.runtime.close()
+
+    app = FastAPI(title="findimage", summary="Search your team's images by text, by example and by taste.", lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(images.router)
+    app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")
+    return app

@@ -1,0 +1,100 @@
+"""Uploading images and reading them back: /api/images."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+
+from api.deps import QueueDep, RuntimeDep, SessionDep
+from api.errors import error_body, status_of
+from core.errors import ImageTooLarge, InvalidImage
+from core.images import delete_image, get_image
+from core.models import ImagePublic, ImageSource
+from worker.ingest import submit_image
+
+router = APIRouter(prefix="/api/images", tags=["images"])
+
+
+class RejectedFile(BaseModel):
+    filename: str | None
+    error: dict
+
+
+class UploadResult(BaseModel):
+    images: list[ImagePublic]
+    """Accepted images, each ``queued`` (or its stored state when it is a duplicate)."""
+    rejected: list[RejectedFile]
+
+
+@router.post("", status_code=202, response_model=UploadResult)
+def upload_images(
+    runtime: RuntimeDep,
+    queue: QueueDep,
+    files: Annotated[list[UploadFile], File(description="One or more image files")],
+    caption: Annotated[str | None, Form(max_length=4000, description="What the images show")] = None,
+):
+    """Queue images for indexing. Files are checked by content, not by name.
+
+    Good files are accepted even when others in the same request are rejected; when
+    none is accepted the answer is the first file's error (400, 413 or 415)."""
+    limits = runtime.settings.limits
+    if len(files) > limits.max_files_per_request:
+        return JSONResponse(
+            error_body("too_many_files", f"At most {limits.max_files_per_request} files per request."),
+            status_code=413,
+        )
+    accepted, rejected, first_status = [], [], None
+    for upload in files:
+        try:
+            data = upload.file.read(limits.max_upload_bytes + 1)
+            if len(data) > limits.max_upload_bytes:
+                raise ImageTooLarge(f"The file is larger than the limit of {limits.max_upload_bytes:,} bytes.")
+            image, created = submit_image(runtime, queue, data, source=ImageSource.web, caption=caption)
+        except InvalidImage as exc:
+            first_status = first_status or status_of(exc)
+            rejected.append(RejectedFile(filename=upload.filename, error={"code": exc.code, "message": exc.message}))
+            continue
+        accepted.append(ImagePublic.of(image, duplicate=not created))
+    if not accepted:
+        first = rejected[0].error
+        return JSONResponse(
+            error_body(first["code"], first["message"], files=[r.model_dump() for r in rejected]),
+            status_code=first_status,
+        )
+    return UploadResult(images=accepted, rejected=rejected)
+
+
+@router.get("/{image_id}", response_model=ImagePublic)
+def read_image(image_id: int, session: SessionDep):
+    return ImagePublic.of(get_image(session, image_id))
+
+
+@router.get("/{image_id}/file")
+def read_image_file(image_id: int, session: SessionDep, runtime: RuntimeDep, request: Request):
+    image = get_image(session, image_id)
+    return _immutable_file(request, runtime.files.original_path(image.sha256), image.mime, image.sha256)
+
+
+@router.get("/{image_id}/thumbnail")
+def read_image_thumbnail(image_id: int, session: SessionDep, runtime: RuntimeDep, request: Request):
+    image = get_image(session, image_id)
+    return _immutable_file(request, runtime.files.thumbnail_path(image.sha256), "image/jpeg", f"t-{image.sha256}")
+
+
+@router.delete("/{image_id}", status_code=204)
+def remove_image(image_id: int, session: SessionDep, runtime: RuntimeDep):
+    delete_image(session, runtime.files, runtime.vectors, image_id)
+    return Response(status_code=204)
+
+
+def _immutable_file(request: Request, path, media_type: str, tag: str) -> Response:
+    # An image id always names the same bytes, so caches may keep them for good.
+    headers = {
+        "ETag": f'"{tag}"',
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return FileResponse(path, media_type=media_type, headers=headers)

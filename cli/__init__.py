@@ -1,0 +1,1 @@
+"""The ``findimage`` command line: the one entry point that wires api and worker together."""

@@ -1,0 +1,98 @@
+"""``findimage``: serve, worker, import."""
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from core.config import get_settings
+from core.errors import FindImageError
+
+app = typer.Typer(help="findimage: self-hosted image search for teams.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default FINDIMAGE_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default FINDIMAGE_PORT)")] = None,
+) -> None:
+    """Run the web app and API. On the embedded defaults this process also runs the
+    queue (Valkey), the vector store (Qdrant Edge) and the ingest worker."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    parts = ", ".join(_describe_parts(settings))
+    console.print(f"[bold]findimage[/] on [link]http://{host}:{port}[/link]  ({parts})")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empty")] = False) -> None:
+    """Run an ingest worker process (server mode: FINDIMAGE_QDRANT_URL and FINDIMAGE_REDIS_URL set)."""
+    from core.runtime import Runtime
+    from worker.runner import run_worker
+
+    settings = get_settings()
+    if settings.embedded_vectors or settings.redis_url is None:
+        _fail(
+            "A separate worker needs a Qdrant server and a Redis server (FINDIMAGE_QDRANT_URL and "
+            "FINDIMAGE_REDIS_URL). On the embedded defaults `findimage serve` runs the worker itself."
+        )
+    runtime = _open_runtime(settings)
+    try:
+        run_worker(runtime, burst=burst)
+    finally:
+        runtime.close()
+
+
+@app.command("import")
+def import_folder(
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, readable=True)],
+    uploader: Annotated[str | None, typer.Option(help="Who the images are recorded as from")] = None,
+) -> None:
+    """Import every image under FOLDER. A sidecar NAME.txt beside NAME.jpg is its caption.
+    Duplicates are skipped and bad files reported, without stopping."""
+    from cli.importer import import_images
+
+    settings = get_settings()
+    runtime = _open_runtime(settings)
+    try:
+        report = import_images(runtime, folder, uploader=uploader, console=console)
+    finally:
+        runtime.close()
+    if report.rejected and not report.added and not report.duplicates:
+        raise typer.Exit(code=1)
+
+
+def _open_runtime(settings):
+    from core.runtime import Runtime
+
+    try:
+        return Runtime.open(settings)
+    except FindImageError as exc:
+        _fail(exc.message)
+
+
+def _describe_parts(settings) -> list[str]:
+    return [
+        "queue: " + ("embedded Valkey" if settings.redis_url is None else settings.redis_url),
+        "vectors: " + ("embedded Qdrant Edge" if settings.embedded_vectors else settings.qdrant_url),
+        "database: " + settings.resolved_database_url.split("@")[-1],
+        f"model: {settings.clip.model}",
+    ]
+
+
+def _fail(message: str):
+    console.print(f"[red]error:[/] {message}")
+    raise typer.Exit(code=2)

@@ -1,0 +1,96 @@
+"""All of findimage's settings, read from the environment (prefix ``FINDIMAGE_``).
+
+Nested groups use ``__``: ``FINDIMAGE_CLIP__MODEL=ViT-B-16``. This is the only module
+that reads the environment; everything else receives a ``Settings``.
+"""
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TINY_TEST_MODEL = "findimage-tiny-test"
+
+
+class ClipSettings(BaseModel):
+    model: str = "ViT-B-32"
+    """An open_clip model name, ``local-dir:/path``, or ``findimage-tiny-test`` (random
+    weights, for tests and offline smoke runs only)."""
+    pretrained: str = "laion2b_s34b_b79k"
+    """An open_clip pretrained tag (downloaded once when online) or a local weights file."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """``auto`` casts the weights to bf16 where the CPU computes bf16 natively."""
+    threads: int = Field(default=0, ge=0)
+    """Intra-op threads for torch; 0 means one per core."""
+    cache_dir: Path | None = None
+    """Where open_clip keeps downloaded weights (default: its own cache)."""
+
+
+class LimitSettings(BaseModel):
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(default=50_000_000, gt=0)
+    max_files_per_request: int = Field(default=100, gt=0)
+
+
+class WorkerSettings(BaseModel):
+    batch_size: int = Field(default=32, gt=0)
+    """Most images embedded in one model call; the worker takes whatever is queued."""
+    max_retries: int = Field(default=3, ge=0)
+    retry_intervals: list[int] = [5, 30, 120]
+    job_timeout: int = Field(default=600, gt=0)
+    index_after_points: int = Field(default=20_000, gt=0)
+    """Embedded store only: build the HNSW index once this many points are unindexed."""
+    index_when_idle_for: float = Field(default=5.0, ge=0)
+    """Embedded store only: seconds without ingest before building the index (it blocks
+    the process while it runs)."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FINDIMAGE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite:///<data_dir>/findimage.db``."""
+    redis_url: str | None = None
+    """A Redis/Valkey server; default an embedded Valkey started with findimage."""
+    qdrant_url: str | None = None
+    """A Qdrant server (``http://host:6333``) or ``:memory:``; default an embedded
+    Qdrant Edge shard under the data dir."""
+    qdrant_api_key: str | None = None
+    collection: str = "images"
+    queue_name: str = "findimage-ingest"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    clip: ClipSettings = ClipSettings()
+    limits: LimitSettings = LimitSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'findimage.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def edge_dir(self) -> Path:
+        return self.data_dir / "vectors" / self.collection
+
+    @property
+    def valkey_dir(self) -> Path:
+        return self.data_dir / "valkey"
+
+    @property
+    def embedded_vectors(self) -> bool:
+        return self.qdrant_url is None
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

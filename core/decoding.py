@@ -1,0 +1,134 @@
+"""Reading untrusted image bytes with Pillow: validation, thumbnails, model input.
+
+Validation is by content, never by file name: Pillow must recognise the bytes as one of
+the formats we accept and decode them completely (a truncated file fails here, not in the
+worker). The pixel count is checked from the header, before any pixel is decoded, so a
+decompression bomb costs nothing.
+"""
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.config import LimitSettings
+from core.errors import ImageTooLarge, InvalidImage, UnsupportedImage
+
+ACCEPTED_FORMATS = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",  # multi-picture JPEG from phones; its first frame is a JPEG
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+THUMBNAIL_SIZE = 384
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """An upload that passed validation, with what we learned while decoding it."""
+
+    data: bytes
+    sha256: str
+    mime: str
+    width: int
+    height: int
+    thumbnail: bytes
+
+
+def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
+    """Validate an upload and make its thumbnail, or raise an ``InvalidImage``."""
+    if not data:
+        raise InvalidImage("The file is empty.")
+    if len(data) > limits.max_upload_bytes:
+        raise ImageTooLarge(
+            f"The file is {len(data):,} bytes; the limit is {limits.max_upload_bytes:,} bytes."
+        )
+    with _open(data, limits) as image:
+        mime = ACCEPTED_FORMATS[image.format]
+        width, height = image.size
+        # Decode at reduced scale where the format allows it (JPEG): every byte of the
+        # stream is still read, so truncation is caught, at a fraction of the cost.
+        image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        decoded_size = image.size
+        rgb = _load_rgb(image)
+    if rgb.size != decoded_size:  # EXIF turned it a quarter
+        width, height = height, width
+    rgb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", quality=85, optimize=True)
+    return CheckedImage(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        mime=mime,
+        width=width,
+        height=height,
+        thumbnail=out.getvalue(),
+    )
+
+
+def decode_for_model(data: bytes, min_side: int, limits: LimitSettings) -> Image.Image:
+    """Decode stored bytes to an upright RGB image at least ``min_side`` on its short side
+    (or full size, if smaller), ready for CLIP preprocessing."""
+    with _open(data, limits) as image:
+        image.draft("RGB", _draft_size(image.size, min_side))
+        return _load_rgb(image)
+
+
+def _open(data: bytes, limits: LimitSettings) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImage(
+            "The file is not an image findimage can read (JPEG, PNG, WebP, GIF, BMP, TIFF)."
+        ) from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"The image has too many pixels: {exc}") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"The image header is corrupt: {exc}") from exc
+    if image.format not in ACCEPTED_FORMATS:
+        image.close()
+        raise UnsupportedImage(
+            f"{image.format} images are not accepted; use JPEG, PNG, WebP, GIF, BMP or TIFF."
+        )
+    width, height = image.size
+    if width < 1 or height < 1:
+        image.close()
+        raise InvalidImage("The image has no pixels.")
+    if width * height > limits.max_pixels:
+        image.close()
+        raise ImageTooLarge(
+            f"The image is {width}x{height} ({width * height:,} pixels); "
+            f"the limit is {limits.max_pixels:,} pixels."
+        )
+    return image
+
+
+def _load_rgb(image: Image.Image) -> Image.Image:
+    try:
+        image.seek(0)  # animated GIF/WebP: the first frame
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
+            # Transparent areas become white, as a viewer shows them, not black.
+            rgba = upright.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return upright.convert("RGB")
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(f"The image data is corrupt or truncated: {exc}") from exc
+
+
+def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
+    # draft() keeps the image at least as large as the requested box; ask for a box whose
+    # short side is min_side so the model still sees enough pixels after its own resize.
+    width, height = size
+    scale = min_side / max(1, min(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))

@@ -1,0 +1,42 @@
+"""findimage's exceptions. Library errors are converted to these at the boundary.
+
+    FindImageError
+    ├── NotFound                 the thing asked for does not exist
+    ├── InvalidImage             the bytes are not an image we accept (corrupt, truncated)
+    │   ├── UnsupportedImage     a format we do not read (or not an image at all)
+    │   └── ImageTooLarge        over the byte or pixel limit
+    ├── ModelUnavailable         CLIP weights cannot be loaded
+    └── ServiceUnavailable       Redis, Qdrant or the database cannot be reached
+"""
+
+
+class FindImageError(Exception):
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(FindImageError):
+    code = "not_found"
+
+
+class InvalidImage(FindImageError):
+    code = "invalid_image"
+
+
+class UnsupportedImage(InvalidImage):
+    code = "unsupported_media_type"
+
+
+class ImageTooLarge(InvalidImage):
+    code = "image_too_large"
+
+
+class ModelUnavailable(FindImageError):
+    code = "model_unavailable"
+
+
+class ServiceUnavailable(FindImageError):
+    code = "service_unavailable"

@@ -1,0 +1,106 @@
+"""The image records: adding an upload once, reading, marking progress, deleting."""
+
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.decoding import CheckedImage
+from core.errors import NotFound
+from core.models import Image, ImageSource, ImageStatus, utcnow
+from core.storage import FileStore
+from core.vectors import VectorStore
+
+
+def add_image(
+    session: Session,
+    files: FileStore,
+    checked: CheckedImage,
+    *,
+    source: ImageSource,
+    uploader: str | None = None,
+    caption: str | None = None,
+    **slack_fields: str | None,
+) -> tuple[Image, bool]:
+    """Store the bytes and record the image as ``queued``; returns ``(image, created)``.
+
+    An exact duplicate (same SHA-256) returns the image already stored, untouched.
+    """
+    existing = find_by_sha256(session, checked.sha256)
+    if existing is not None:
+        return existing, False
+    files.save_original(checked.sha256, checked.data)
+    files.save_thumbnail(checked.sha256, checked.thumbnail)
+    image = Image(
+        sha256=checked.sha256,
+        mime=checked.mime,
+        width=checked.width,
+        height=checked.height,
+        size_bytes=len(checked.data),
+        source=source,
+        uploader=uploader,
+        caption=(caption or "").strip() or None,
+        **slack_fields,
+    )
+    session.add(image)
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same bytes arrived concurrently and the other request won; theirs is ours.
+        session.rollback()
+        return find_by_sha256(session, checked.sha256), False
+    return image, True
+
+
+def find_by_sha256(session: Session, sha256: str) -> Image | None:
+    return session.exec(select(Image).where(Image.sha256 == sha256)).first()
+
+
+def get_image(session: Session, image_id: int) -> Image:
+    image = session.get(Image, image_id)
+    if image is None:
+        raise NotFound(f"No image with id {image_id}.")
+    return image
+
+
+def images_with_status(session: Session, ids: Sequence[int], status: ImageStatus) -> list[Image]:
+    return list(session.exec(select(Image).where(col(Image.id).in_(ids), Image.status == status)))
+
+
+def mark_indexed(session: Session, images: Sequence[Image]) -> None:
+    now = utcnow()
+    for image in images:
+        image.status = ImageStatus.indexed
+        image.indexed_at = now
+        image.error = None
+        session.add(image)
+    session.commit()
+
+
+def record_failure(session: Session, image_id: int, error: str, final: bool) -> None:
+    """Count a failed attempt; the last one marks the image ``failed`` with its error."""
+    image = session.get(Image, image_id)
+    if image is None or image.status == ImageStatus.indexed:
+        return
+    image.attempts += 1
+    image.error = error[:2000]
+    if final:
+        image.status = ImageStatus.failed
+    session.add(image)
+    session.commit()
+
+
+def delete_image(session: Session, files: FileStore, vectors: VectorStore, image_id: int) -> None:
+    """Remove the image everywhere: its vectors first, so search never returns a ghost."""
+    image = get_image(session, image_id)
+    vectors.delete([image_id])
+    session.delete(image)
+    session.commit()
+    files.delete(image.sha256)
+
+
+def discard_new_image(session: Session, files: FileStore, image: Image) -> None:
+    """Undo ``add_image`` for an image that could not be queued."""
+    session.delete(image)
+    session.commit()
+    files.delete(image.sha256)

@@ -1,0 +1,25 @@
+"""The vector store: one small interface, two Qdrant backends.
+
+- ``EdgeStore``: Qdrant Edge, the Qdrant engine in-process on a local directory. The
+  embedded default; the shard belongs to the one process that opened it.
+- ``ServerStore``: a Qdrant server (or cluster) through qdrant-client, for scale.
+
+Every point is an image (point id = image id) with up to two named vectors: ``image``
+(its CLIP image embedding) and ``text`` (the CLIP text embedding of its caption, absent
+when it has none). Both use cosine distance.
+"""
+
+from core.config import Settings
+from core.vectors.base import IMAGE, TEXT, Hit, StoredPoint, VectorPoint, VectorStore
+
+__all__ = ["IMAGE", "TEXT", "Hit", "StoredPoint", "VectorPoint", "VectorStore", "open_vector_store"]
+
+
+def open_vector_store(settings: Settings) -> VectorStore:
+    if settings.embedded_vectors:
+        from core.vectors.edge import EdgeStore
+
+        return EdgeStore(settings.edge_dir, index_after_points=settings.worker.index_after_points)
+    from core.vectors.server import ServerStore
+
+    return ServerStore(settings.qdrant_url, settings.collection, api_key=settings.qdrant_api_key)

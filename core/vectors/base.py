@@ -1,0 +1,67 @@
+"""What every vector backend offers, and the values it speaks in."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+IMAGE = "image"
+TEXT = "text"
+VECTOR_NAMES = (IMAGE, TEXT)
+KEYWORD_FIELDS = ("source", "uploader", "channel")
+FLOAT_FIELDS = ("created_at",)
+
+
+@dataclass
+class VectorPoint:
+    id: int
+    vectors: dict[str, np.ndarray]
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StoredPoint:
+    id: int
+    vectors: dict[str, np.ndarray]
+    payload: dict[str, Any]
+
+
+@dataclass
+class Hit:
+    id: int
+    score: float
+    payload: dict[str, Any]
+
+
+class VectorStore(Protocol):
+    def ensure_collection(self, dim: int) -> None:
+        """Create the collection (vectors and payload indexes) or check it matches ``dim``."""
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None:
+        """Insert or replace points, all of their vectors and payload."""
+
+    def retrieve(self, ids: Sequence[int]) -> list[StoredPoint]:
+        """The stored points among ``ids``, with vectors and payload; missing ids are skipped."""
+
+    def delete(self, ids: Sequence[int]) -> None: ...
+
+    def search(
+        self, using: str, vector: np.ndarray, limit: int, score_threshold: float | None = None
+    ) -> list[Hit]:
+        """Nearest points by the named vector ``using``, best first."""
+
+    def count(self) -> int: ...
+
+    def build_index(self) -> bool:
+        """Build pending search indexes now; True if there was work. Servers index by themselves."""
+
+    def close(self) -> None: ...
+
+
+def as_list(vector: np.ndarray) -> list[float]:
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
+def as_array(vector: Sequence[float]) -> np.ndarray:
+    return np.asarray(vector, dtype=np.float32)

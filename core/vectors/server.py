@@ -1,0 +1,122 @@
+"""The scale backend: a Qdrant server or cluster through qdrant-client.
+
+``url=":memory:"`` runs qdrant-client's local mode, which stands in for a server in tests.
+"""
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import httpx
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from core.errors import ServiceUnavailable
+from core.vectors.base import (
+    FLOAT_FIELDS,
+    KEYWORD_FIELDS,
+    VECTOR_NAMES,
+    Hit,
+    StoredPoint,
+    VectorPoint,
+    as_array,
+    as_list,
+)
+
+
+class ServerStore:
+    def __init__(self, url: str, collection: str, api_key: str | None = None, timeout: float = 10.0):
+        self.collection = collection
+        if url == ":memory:":
+            self.client = QdrantClient(location=":memory:")
+        else:
+            self.client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
+
+    def ensure_collection(self, dim: int) -> None:
+        with _translated():
+            if self.client.collection_exists(self.collection):
+                info = self.client.get_collection(self.collection)
+                size = info.config.params.vectors[VECTOR_NAMES[0]].size
+                if size != dim:
+                    raise ServiceUnavailable(
+                        f"Collection {self.collection!r} holds {size}-d vectors but the model makes "
+                        f"{dim}-d ones: use another FINDIMAGE_COLLECTION or re-import."
+                    )
+                return
+            self.client.create_collection(
+                self.collection,
+                vectors_config={
+                    name: models.VectorParams(size=dim, distance=models.Distance.COSINE)
+                    for name in VECTOR_NAMES
+                },
+            )
+            for field in KEYWORD_FIELDS:
+                self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
+            for field in FLOAT_FIELDS:
+                self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.FLOAT)
+
+    def upsert(self, points: Sequence[VectorPoint]) -> None:
+        if not points:
+            return
+        with _translated():
+            self.client.upsert(
+                self.collection,
+                points=[
+                    models.PointStruct(
+                        id=p.id,
+                        vector={name: as_list(v) for name, v in p.vectors.items()},
+                        payload=p.payload,
+                    )
+                    for p in points
+                ],
+                wait=True,
+            )
+
+    def retrieve(self, ids: Sequence[int]) -> list[StoredPoint]:
+        with _translated():
+            records = self.client.retrieve(self.collection, list(ids), with_payload=True, with_vectors=True)
+        return [
+            StoredPoint(
+                id=r.id,
+                vectors={name: as_array(v) for name, v in (r.vector or {}).items()},
+                payload=r.payload or {},
+            )
+            for r in records
+        ]
+
+    def delete(self, ids: Sequence[int]) -> None:
+        if ids:
+            with _translated():
+                self.client.delete(self.collection, models.PointIdsList(points=list(ids)), wait=True)
+
+    def search(
+        self, using: str, vector: np.ndarray, limit: int, score_threshold: float | None = None
+    ) -> list[Hit]:
+        with _translated():
+            response = self.client.query_points(
+                self.collection,
+                query=as_list(vector),
+                using=using,
+                limit=limit,
+                score_threshold=score_threshold,
+                with_payload=True,
+            )
+        return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
+
+    def count(self) -> int:
+        with _translated():
+            return self.client.count(self.collection, exact=True).count
+
+    def build_index(self) -> bool:
+        return False  # a Qdrant server runs its own optimizers
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@contextmanager
+def _translated():
+    try:
+        yield
+    except (ResponseHandlingException, UnexpectedResponse, httpx.TransportError, ConnectionError) as exc:
+        raise ServiceUnavailable(f"The Qdrant server is unavailable: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Recommendations from likes and history: pure taste math (numpy) and its I/O glue."""

@@ -1,0 +1,129 @@
+"""One contract for both vector backends: the embedded Qdrant Edge shard and a Qdrant
+server (qdrant-client's local mode stands in for the server here)."""
+
+import numpy as np
+import pytest
+
+from core.errors import ServiceUnavailable
+from core.vectors import IMAGE, TEXT, VectorPoint
+from core.vectors.edge import EdgeStore
+from core.vectors.server import ServerStore
+
+DIM = 16
+
+
+@pytest.fixture(params=["edge", "server"])
+def store(request, tmp_path):
+    store = EdgeStore(tmp_path / "shard") if request.param == "edge" else ServerStore(":memory:", "images")
+    store.ensure_collection(DIM)
+    yield store
+    store.close()
+
+
+def clustered(n_clusters=4, per_cluster=10, seed=0):
+    """Points in tight clusters around random centres: each point's neighbours are known."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, DIM))
+    points = centres.repeat(per_cluster, axis=0) + 0.05 * rng.normal(size=(n_clusters * per_cluster, DIM))
+    unit = lambda x: (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)  # noqa: E731
+    return unit(centres), unit(points)
+
+
+def test_upsert_then_retrieve_both_named_vectors(store):
+    _, vectors = clustered()
+    store.upsert([
+        VectorPoint(id=1, vectors={IMAGE: vectors[0], TEXT: vectors[1]}, payload={"source": "web", "caption": "a"}),
+        VectorPoint(id=2, vectors={IMAGE: vectors[2]}, payload={"source": "slack"}),
+    ])
+    points = {p.id: p for p in store.retrieve([1, 2, 3])}
+    assert set(points) == {1, 2}
+    assert set(points[1].vectors) == {IMAGE, TEXT} and set(points[2].vectors) == {IMAGE}
+    np.testing.assert_allclose(points[1].vectors[TEXT], vectors[1], atol=1e-5)
+    assert points[1].payload == {"source": "web", "caption": "a"}
+    assert store.count() == 2
+
+
+def test_search_finds_the_points_of_the_query_cluster(store):
+    centres, vectors = clustered(n_clusters=4, per_cluster=10)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(vectors)])
+    hits = store.search(IMAGE, centres[2], limit=10)
+    assert {h.id for h in hits} == set(range(21, 31))
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert hits[0].score > 0.95
+
+
+def test_text_search_only_sees_points_with_a_caption(store):
+    _, vectors = clustered()
+    store.upsert([
+        VectorPoint(id=1, vectors={IMAGE: vectors[0], TEXT: vectors[0]}),
+        VectorPoint(id=2, vectors={IMAGE: vectors[1]}),
+    ])
+    assert [h.id for h in store.search(TEXT, vectors[1], limit=5)] == [1]
+
+
+def test_score_threshold_cuts_weak_matches(store):
+    centres, vectors = clustered(n_clusters=2, per_cluster=5)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(vectors)])
+    hits = store.search(IMAGE, centres[0], limit=10, score_threshold=0.9)
+    assert {h.id for h in hits} == {1, 2, 3, 4, 5}
+
+
+def test_upsert_replaces_and_delete_removes(store):
+    _, vectors = clustered()
+    store.upsert([VectorPoint(id=7, vectors={IMAGE: vectors[0]}, payload={"v": 1})])
+    store.upsert([VectorPoint(id=7, vectors={IMAGE: vectors[15]}, payload={"v": 2})])
+    (point,) = store.retrieve([7])
+    assert point.payload == {"v": 2}
+    np.testing.assert_allclose(point.vectors[IMAGE], vectors[15], atol=1e-5)
+    store.delete([7])
+    assert store.retrieve([7]) == [] and store.count() == 0
+    assert store.search(IMAGE, vectors[15], limit=3) == []
+
+
+def test_reopening_with_another_dimension_is_refused(store, tmp_path):
+    if isinstance(store, EdgeStore):
+        store.close()
+        store = EdgeStore(tmp_path / "shard")
+    with pytest.raises(ServiceUnavailable, match="vector"):
+        store.ensure_collection(DIM * 2)
+
+
+def test_edge_store_survives_a_restart(tmp_path):
+    _, vectors = clustered()
+    store = EdgeStore(tmp_path / "shard")
+    store.ensure_collection(DIM)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(vectors)])
+    store.close()
+    reopened = EdgeStore(tmp_path / "shard")
+    reopened.ensure_collection(DIM)
+    assert reopened.count() == len(vectors)
+    reopened.close()
+
+
+def test_edge_store_has_one_owner(tmp_path):
+    owner = EdgeStore(tmp_path / "shard")
+    owner.ensure_collection(DIM)
+    with pytest.raises(ServiceUnavailable, match="in use by another findimage process"):
+        EdgeStore(tmp_path / "shard").ensure_collection(DIM)
+    owner.close()
+    second = EdgeStore(tmp_path / "shard")
+    second.ensure_collection(DIM)  # free again once the owner closed it
+    second.close()
+
+
+def test_edge_index_build_keeps_answers(tmp_path):
+    centres, vectors = clustered(n_clusters=8, per_cluster=300)
+    store = EdgeStore(tmp_path / "shard", index_after_points=500)
+    store.ensure_collection(DIM)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(vectors)])
+    before = {h.id for h in store.search(IMAGE, centres[3], limit=20)}
+    assert store.build_index() is True
+    after = {h.id for h in store.search(IMAGE, centres[3], limit=20)}
+    assert after <= set(range(901, 1201)) and len(before & after) >= 18
+    store.close()
+
+
+def test_unreachable_server_is_service_unavailable():
+    store = ServerStore("http://127.0.0.1:9", "images", timeout=1)
+    with pytest.raises(ServiceUnavailable, match="Qdrant"):
+        store.ensure_collection(DIM)

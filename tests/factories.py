@@ -1,0 +1,53 @@
+"""Images made in memory for tests: every format and every kind of broken file."""
+
+import io
+import struct
+import zlib
+
+from PIL import Image
+
+
+def image_bytes(fmt: str = "JPEG", size=(64, 48), color=(200, 30, 30), mode: str = "RGB", **save) -> bytes:
+    image = Image.new(mode, size, color)
+    out = io.BytesIO()
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+def distinct_jpeg(seed: int, size=(96, 64)) -> bytes:
+    """A JPEG whose bytes (so SHA-256) differ for every seed."""
+    r, g, b = (seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256
+    image = Image.new("RGB", size, (r, g, b))
+    image.putpixel((seed % size[0], (seed // size[0]) % size[1]), (255 - r, 255 - g, 255 - b))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def jpeg_with_orientation(size=(80, 40), orientation: int = 6) -> bytes:
+    image = Image.new("RGB", size, (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("P", (32, 32), i * 40) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    return out.getvalue()
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'

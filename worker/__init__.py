@@ -1,0 +1,1 @@
+"""The ingest worker: RQ jobs that embed queued images with CLIP and index them."""

@@ -1,0 +1,52 @@
+"""Taking an image in: validate, store once, record ``queued``, enqueue.
+
+The API's upload route, the folder import and (later) the Slack bot all come through
+``submit_image``, so every image is checked and queued the same way.
+"""
+
+import redis
+from rq import Queue
+
+from core.decoding import check_image
+from core.errors import ServiceUnavailable
+from core.images import add_image, discard_new_image, record_failure
+from core.models import Image, ImageSource, ImageStatus
+from core.runtime import Runtime
+from worker.queue import enqueue_index
+
+
+def submit_image(
+    runtime: Runtime,
+    queue: Queue,
+    data: bytes,
+    *,
+    source: ImageSource,
+    uploader: str | None = None,
+    caption: str | None = None,
+) -> tuple[Image, bool]:
+    """Returns ``(image, created)``; an exact duplicate returns the stored image.
+
+    Raises ``InvalidImage`` (nothing is stored) or ``ServiceUnavailable`` (the queue is
+    down: the new image is removed again, so a retry of the upload starts clean).
+    """
+    checked = check_image(data, runtime.settings.limits)
+    with runtime.session() as session:
+        image, created = add_image(
+            session, runtime.files, checked, source=source, uploader=uploader, caption=caption
+        )
+        if not created:
+            if image.status != ImageStatus.failed:
+                return image, False
+            # A re-upload of an image that failed: give it another go.
+            image.status, image.error = ImageStatus.queued, None
+            session.add(image)
+            session.commit()
+        try:
+            enqueue_index(queue, image.id, runtime)
+        except redis.RedisError as exc:
+            if created:
+                discard_new_image(session, runtime.files, image)
+            else:
+                record_failure(session, image.id, f"Could not queue: {exc}", final=True)
+            raise ServiceUnavailable(f"The ingest queue is unavailable, try again shortly: {exc}") from exc
+    return image, created

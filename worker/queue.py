@@ -1,0 +1,61 @@
+"""Putting images on the ingest queue (RQ) and peeking at what waits there.
+
+Jobs are enqueued by dotted path, so enqueuing never imports torch. Each image has one
+job whose id is derived from the image id: enqueuing an image twice never makes two.
+"""
+
+from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from core.runtime import Runtime
+
+INDEX_JOB = "worker.jobs.index_image"
+FAILURE_CALLBACK = "worker.jobs.on_index_failure"
+JOB_PREFIX = "index-"
+
+
+def ingest_queue(runtime: Runtime) -> Queue:
+    return Queue(runtime.settings.queue_name, connection=runtime.redis)
+
+
+def job_id_for(image_id: int) -> str:
+    return f"{JOB_PREFIX}{image_id}"
+
+
+def enqueue_index(queue: Queue, image_id: int, runtime: Runtime) -> None:
+    """Queue the image for indexing unless its job is already waiting or running."""
+    if _job_pending(queue, image_id):
+        return
+    settings = runtime.settings.worker
+    queue.enqueue(
+        INDEX_JOB,
+        image_id,
+        job_id=job_id_for(image_id),
+        job_timeout=settings.job_timeout,
+        retry=Retry(max=settings.max_retries, interval=settings.retry_intervals)
+        if settings.max_retries
+        else None,
+        on_failure=Callback(FAILURE_CALLBACK),
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+def queued_image_ids(queue: Queue, limit: int) -> list[int]:
+    """Image ids of the jobs at the head of the queue, without taking them."""
+    if limit <= 0:
+        return []
+    return [
+        int(job_id.removeprefix(JOB_PREFIX))
+        for job_id in queue.get_job_ids(0, limit)
+        if job_id.startswith(JOB_PREFIX)
+    ]
+
+
+def _job_pending(queue: Queue, image_id: int) -> bool:
+    try:
+        job = Job.fetch(job_id_for(image_id), connection=queue.connection)
+    except NoSuchJobError:
+        return False
+    return job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

@@ -1,0 +1,76 @@
+"""Running the RQ worker: in a thread of ``findimage serve`` (embedded mode), or as a
+process of its own (``findimage worker``, server mode).
+
+Both use RQ's ``SimpleWorker``: jobs run in the worker's own process, so the CLIP model
+is loaded once and stays loaded, instead of once per forked job.
+"""
+
+import logging
+import threading
+import time
+
+import redis
+
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+
+from core.runtime import Runtime
+from worker.context import using_runtime
+from worker.queue import ingest_queue
+
+log = logging.getLogger(__name__)
+
+
+class _ThreadWorker(SimpleWorker):
+    # Signals and SIGALRM belong to the main thread (uvicorn's); time jobs with a timer.
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+class EmbeddedWorker:
+    """The ingest worker as a background thread of the process that owns the embedded
+    vector store. When ingest goes idle it builds the store's search index."""
+
+    def __init__(self, runtime: Runtime, poll_interval: float = 0.2):
+        self.runtime = runtime
+        self.poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="findimage-worker", daemon=True)
+
+    def start(self) -> "EmbeddedWorker":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        worker = _ThreadWorker([ingest_queue(self.runtime)], connection=self.runtime.redis)
+        idle_since, index_pending = time.monotonic(), False
+        with using_runtime(self.runtime):
+            while not self._stop.is_set():
+                try:
+                    # Burst mode: take every queued job (and due retries), then return.
+                    worked = worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                except redis.RedisError:
+                    log.exception("The ingest worker lost the queue; retrying in a moment")
+                    worked = False
+                if worked:
+                    idle_since, index_pending = time.monotonic(), True
+                    continue
+                if index_pending and time.monotonic() - idle_since >= self.runtime.settings.worker.index_when_idle_for:
+                    index_pending = False
+                    started = time.monotonic()
+                    if self.runtime.vectors.build_index():
+                        log.info("Built the vector index in %.1f s", time.monotonic() - started)
+                self._stop.wait(self.poll_interval)
+
+
+def run_worker(runtime: Runtime, burst: bool = False) -> bool:
+    """Run a standalone worker in this (main) thread until it is stopped by a signal."""
+    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    with using_runtime(runtime):
+        return worker.work(burst=burst, with_scheduler=True)
