@@ -1,0 +1,101 @@
+"""The ingest worker on real Valkey, Qdrant Edge and SQLite, run with RQ's own worker."""
+
+from rq import SimpleWorker
+from rq.registry import FailedJobRegistry
+
+from core.models import Image, ImageSource, ImageStatus
+from core.vectors import IMAGE
+from tests.factories import distinct_jpeg
+from worker.context import using_runtime
+from worker.ingest import submit_image
+from worker.queue import ingest_queue
+
+
+def submit(runtime, *seeds, caption=None):
+    queue = ingest_queue(runtime)
+    return [submit_image(runtime, queue, distinct_jpeg(s), source=ImageSource.web, caption=caption)[0].id for s in seeds]
+
+
+def run_jobs(runtime, max_jobs=None):
+    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    with using_runtime(runtime):
+        worker.work(burst=True, max_jobs=max_jobs, with_scheduler=True)
+
+
+def statuses(runtime, ids):
+    with runtime.session() as session:
+        return [session.get(Image, i).status for i in ids]
+
+
+def test_one_job_indexes_what_is_queued_in_one_batch(runtime):
+    ids = submit(runtime, *range(10, 15))
+    run_jobs(runtime, max_jobs=1)
+    assert statuses(runtime, ids) == [ImageStatus.indexed] * 5
+    assert runtime.vectors.count() == 5
+    run_jobs(runtime)  # the other jobs find their images indexed and finish at once
+    assert len(ingest_queue(runtime)) == 0 and runtime.vectors.count() == 5
+
+
+def test_batches_never_exceed_the_batch_size(runtime):
+    ids = submit(runtime, *range(20, 20 + runtime.settings.worker.batch_size + 3))
+    run_jobs(runtime, max_jobs=1)
+    assert statuses(runtime, ids).count(ImageStatus.indexed) == runtime.settings.worker.batch_size
+
+
+def test_running_a_job_twice_changes_nothing(runtime):
+    (image_id,) = submit(runtime, 30)
+    run_jobs(runtime)
+    (before,) = runtime.vectors.retrieve([image_id])
+    ingest_queue(runtime).enqueue("worker.jobs.index_image", image_id)
+    run_jobs(runtime)
+    (after,) = runtime.vectors.retrieve([image_id])
+    assert (before.vectors[IMAGE] == after.vectors[IMAGE]).all()
+    assert statuses(runtime, [image_id]) == [ImageStatus.indexed]
+
+
+def test_a_failing_job_is_retried_then_recorded_as_failed(runtime):
+    (image_id,) = submit(runtime, 40)
+    runtime.vectors.close()  # the vector store goes away: every attempt fails
+    run_jobs(runtime)
+    with runtime.session() as session:
+        image = session.get(Image, image_id)
+    retries = runtime.settings.worker.max_retries
+    assert image.status == ImageStatus.failed
+    assert image.attempts == retries + 1
+    assert "vector store" in image.error
+    assert FailedJobRegistry(queue=ingest_queue(runtime)).get_job_ids() == [f"index-{image_id}"]
+
+
+def test_a_failed_image_uploaded_again_is_indexed_once_the_store_is_back(runtime):
+    (image_id,) = submit(runtime, 41)
+    runtime.vectors.close()
+    run_jobs(runtime)
+    assert statuses(runtime, [image_id]) == [ImageStatus.failed]
+    runtime.vectors.ensure_collection(runtime.embedder.dim)  # the store is back
+    assert submit(runtime, 41) == [image_id]
+    run_jobs(runtime)
+    assert statuses(runtime, [image_id]) == [ImageStatus.indexed]
+    assert runtime.vectors.count() == 1
+
+
+def test_a_stored_file_that_no_longer_decodes_fails_at_once_without_holding_back_others(runtime):
+    broken, fine = submit(runtime, 50, 51)
+    with runtime.session() as session:
+        sha = session.get(Image, broken).sha256
+    stored = runtime.files.original_path(sha)
+    stored.write_bytes(stored.read_bytes()[:400])  # the disk lost its tail
+    run_jobs(runtime)
+    with runtime.session() as session:
+        image = session.get(Image, broken)
+    assert image.status == ImageStatus.failed and image.attempts == 1 and "InvalidImage" in image.error
+    assert statuses(runtime, [fine]) == [ImageStatus.indexed]
+
+
+def test_a_deleted_image_leaves_its_job_with_nothing_to_do(runtime):
+    (image_id,) = submit(runtime, 60)
+    with runtime.session() as session:
+        session.delete(session.get(Image, image_id))
+        session.commit()
+    run_jobs(runtime)
+    assert runtime.vectors.count() == 0
+    assert len(FailedJobRegistry(queue=ingest_queue(runtime))) == 0
