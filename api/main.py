@@ -18,15 +18,15 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
-    """Build the app. With no ``runtime`` its lifespan opens one (and closes it); in
-    embedded mode it also runs the ingest worker, since this process owns the store."""
+    """Build the app. With no ``runtime`` its lifespan opens one (and closes it). On the
+    embedded vector store it also runs the ingest worker: this process owns the store."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         owned = runtime is None
         app.state.runtime = Runtime.open(settings) if owned else runtime
-        worker = EmbeddedWorker(app.state.runtime).start() if owned and settings.embedded_vectors else None
+        worker = EmbeddedWorker(app.state.runtime).start() if settings.embedded_vectors else None
         try:
             yield
         finally:

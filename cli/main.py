@@ -32,15 +32,18 @@ def serve(
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
-    parts = ", ".join(_describe_parts(settings))
-    console.print(f"[bold]findimage[/] on [link]http://{host}:{port}[/link]  ({parts})")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    runtime = _open_runtime(settings)  # fail here, with a plain message, not in uvicorn
+    try:
+        parts = ", ".join(_describe_parts(settings))
+        console.print(f"[bold]findimage[/] is starting on [link]http://{host}:{port}[/link]  ({parts})")
+        uvicorn.run(create_app(settings, runtime=runtime), host=host, port=port, log_level="info")
+    finally:
+        runtime.close()
 
 
 @app.command()
 def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empty")] = False) -> None:
     """Run an ingest worker process (server mode: FINDIMAGE_QDRANT_URL and FINDIMAGE_REDIS_URL set)."""
-    from core.runtime import Runtime
     from worker.runner import run_worker
 
     settings = get_settings()
@@ -73,6 +76,20 @@ def import_folder(
         runtime.close()
     if report.rejected and not report.added and not report.duplicates:
         raise typer.Exit(code=1)
+
+
+model_app = typer.Typer(help="The CLIP model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("save-tiny")
+def save_tiny(folder: Path) -> None:
+    """Save the tiny random-weight test CLIP as an open_clip local-dir model in FOLDER
+    (for offline smoke runs: its embeddings are meaningless)."""
+    from core.embedder import save_tiny_test_model
+
+    name = save_tiny_test_model(folder)
+    console.print(f"Saved. Use it with FINDIMAGE_CLIP__MODEL={name}")
 
 
 def _open_runtime(settings):

@@ -1,0 +1,39 @@
+# findimage: `make run` starts it on the embedded defaults, `make test` runs the tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# Extra pip arguments for torch, e.g. PyTorch's CPU wheel index on a machine without a GPU
+# (a plain `pip install torch` pulls several GB of CUDA libraries).
+TORCH_PIP_ARGS ?=
+# The database tests also run on PostgreSQL when this points at one (empty: SQLite only).
+FINDIMAGE_TEST_DATABASE_URL ?=
+
+.PHONY: install run test lint bench tiny-model clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) -c constraints.txt torch
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+run: install
+	$(BIN)/findimage serve
+
+lint: install
+	$(BIN)/lint-imports
+
+test: lint
+	FINDIMAGE_TEST_DATABASE_URL=$(FINDIMAGE_TEST_DATABASE_URL) $(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+# A tiny random-weight CLIP as an open_clip local-dir model, for offline smoke runs.
+tiny-model: install
+	$(BIN)/findimage model save-tiny data/tiny-clip
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
