@@ -58,7 +58,7 @@ def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
         rgb = _load_rgb(image)
     if rgb.size != decoded_size:  # EXIF turned it a quarter
         width, height = height, width
-    rgb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    rgb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BICUBIC, reducing_gap=2.0)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=85, optimize=True)
     return CheckedImage(

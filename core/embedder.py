@@ -81,17 +81,24 @@ def _normalised(features) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _load(settings: ClipSettings):
+def _open_clip():
+    """open_clip, importable with a CPU torch, and aware of findimage's model configs."""
     from core import torchvision_compat
 
     torchvision_compat.install()
     import open_clip
+
+    if TINY_TEST_MODEL not in open_clip.list_models():
+        open_clip.add_model_config(MODEL_CONFIGS)
+    return open_clip
+
+
+def _load(settings: ClipSettings):
+    open_clip = _open_clip()
     import torch
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    if TINY_TEST_MODEL not in open_clip.list_models():
-        open_clip.add_model_config(MODEL_CONFIGS)
 
     if settings.model == TINY_TEST_MODEL:
         log.warning(
@@ -141,17 +148,26 @@ def _use_bf16(precision: str) -> bool:
     return bool(native or amx)
 
 
-def save_tiny_test_model(folder: Path) -> Path:
-    """Write the random-weight ``findimage-tiny-test`` CLIP as an open_clip ``local-dir:``
-    model (config + safetensors), so tests exercise the real loading path. Returns the
-    model name to configure: ``local-dir:<folder>``."""
+def save_random_model(architecture: str, folder: Path) -> str:
+    """Write an open_clip architecture with random weights as a ``local-dir:`` model
+    (config + safetensors) and return the model name to configure: ``local-dir:<folder>``.
+
+    For tests (the tiny ``findimage-tiny-test``, exercising the real loading path) and for
+    speed benchmarks (real architectures, offline). Its embeddings are meaningless."""
     import json
 
+    import torch
     from safetensors.torch import save_file
 
-    model, _, _, _ = _load(ClipSettings(model=TINY_TEST_MODEL, precision="fp32"))
+    open_clip = _open_clip()
+    torch.manual_seed(0)
+    model = open_clip.create_model(architecture, pretrained=None)
     folder.mkdir(parents=True, exist_ok=True)
-    config = json.loads((MODEL_CONFIGS / f"{TINY_TEST_MODEL}.json").read_text())
+    config = open_clip.get_model_config(architecture)
     (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": config, "preprocess_cfg": {}}))
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "open_clip_model.safetensors"))
     return f"local-dir:{folder}"
+
+
+def save_tiny_test_model(folder: Path) -> str:
+    return save_random_model(TINY_TEST_MODEL, folder)

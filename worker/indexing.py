@@ -26,15 +26,17 @@ class BatchResult:
     """Images whose stored bytes no longer decode, with the reason."""
 
 
-def index_batch(runtime: Runtime, image_ids: list[int]) -> BatchResult:
-    """Index those of ``image_ids`` still ``queued``; idempotent, so safe to run twice.
+def index_batch(runtime: Runtime, image_ids: list[int], limit: int | None = None) -> BatchResult:
+    """Index those of ``image_ids`` still ``queued`` (the first ``limit`` of them, in the
+    order given); idempotent, so safe to run twice.
 
     Errors of the store, the model or the database propagate (the job is retried); an
     image whose bytes cannot be decoded is reported, not raised, so one bad file never
     holds back the others.
     """
     with runtime.session() as session:
-        images = images_with_status(session, image_ids, ImageStatus.queued)
+        queued = {image.id: image for image in images_with_status(session, image_ids, ImageStatus.queued)}
+        images = [queued[i] for i in dict.fromkeys(image_ids) if i in queued][:limit]
         decoded, unreadable = _decode(runtime, images)
         if not decoded:
             return BatchResult([], unreadable)

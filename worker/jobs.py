@@ -8,7 +8,7 @@ from core.images import record_failure
 from core.models import Image, ImageStatus
 from worker.context import current_runtime
 from worker.indexing import index_batch
-from worker.queue import ingest_queue, queued_image_ids
+from worker.queue import drop_jobs, ingest_queue, queued_image_ids
 
 log = logging.getLogger(__name__)
 
@@ -16,22 +16,27 @@ log = logging.getLogger(__name__)
 def index_image(image_id: int) -> str:
     """Index one image, and with it whatever else is queued, up to the batch size.
 
-    The images taken along keep their own jobs; when those run they find their image
-    already indexed and finish at once. So batching needs no bookkeeping, and a failed
-    batch only retries the job that ran it while the others still run their own.
+    The jobs of the images taken along are removed from the queue once their batch is
+    indexed; should that removal not happen (a crash), they run later, find their image
+    indexed and finish at once. A failed batch only retries the job that ran it, while
+    the others keep their own jobs.
     """
     runtime = current_runtime()
+    with runtime.session() as session:
+        image = session.get(Image, image_id)
+        if image is None or image.status != ImageStatus.queued:
+            return image.status.value if image else "deleted"
+    queue = ingest_queue(runtime)
     batch_size = runtime.settings.worker.batch_size
-    others = [i for i in queued_image_ids(ingest_queue(runtime), batch_size) if i != image_id]
-    result = index_batch(runtime, [image_id, *others[: batch_size - 1]])
+    window = queued_image_ids(queue, 4 * batch_size)  # some may be done already: look further
+    result = index_batch(runtime, [image_id, *(i for i in window if i != image_id)], limit=batch_size)
+    drop_jobs(queue, [i for i in result.indexed if i != image_id])
     if image_id in result.unreadable:
         # Bytes that do not decode now never will: fail at once, without retries.
         with runtime.session() as session:
             record_failure(session, image_id, result.unreadable[image_id], final=True)
         return ImageStatus.failed.value
-    with runtime.session() as session:
-        image = session.get(Image, image_id)
-        return image.status.value if image else "deleted"
+    return ImageStatus.indexed.value
 
 
 def on_index_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:

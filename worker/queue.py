@@ -53,6 +53,23 @@ def queued_image_ids(queue: Queue, limit: int) -> list[int]:
     ]
 
 
+def drop_jobs(queue: Queue, image_ids: list[int]) -> None:
+    """Remove the waiting jobs of images that are already indexed.
+
+    Only jobs still on the queue go; one scheduled for a retry stays and finds its image
+    indexed when it runs."""
+    if not image_ids:
+        return
+    job_ids = [job_id_for(i) for i in image_ids]
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.lrem(queue.key, 0, job_id)
+        removed = pipe.execute()
+    gone = [Job.key_for(job_id) for job_id, count in zip(job_ids, removed) if count]
+    if gone:
+        queue.connection.delete(*gone)
+
+
 def _job_pending(queue: Queue, image_id: int) -> bool:
     try:
         job = Job.fetch(job_id_for(image_id), connection=queue.connection)

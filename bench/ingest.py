@@ -1,0 +1,144 @@
+"""Ingest throughput: the bare model against the whole pipeline, measured in one run.
+
+    python bench/ingest.py [--images 256] [--model ViT-B-32] [--batch-size 32]
+
+Prints images/s for
+  - the model alone (decoded images -> embeddings, same batch size and threads), with
+    fp32 weights and with bf16 weights, and their cosine agreement;
+  - end to end: HTTP upload (several clients) -> validation, thumbnail, storage -> queue
+    -> worker (decode, embed, upsert) -> indexed, on the embedded defaults;
+and the ratio end-to-end / bare model (target >= 0.9).
+
+The model has random weights (saved once as an open_clip local-dir model): speed is the
+same as with trained weights, and nothing is downloaded.
+"""
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import uvicorn
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.main import create_app  # noqa: E402
+from core.config import ClipSettings, Settings, WorkerSettings  # noqa: E402
+from core.embedder import ClipEmbedder, save_random_model  # noqa: E402
+from core.models import Image as ImageRecord, ImageStatus  # noqa: E402
+from core.queue import EmbeddedValkey  # noqa: E402
+from core.runtime import Runtime  # noqa: E402
+from sqlmodel import func, select  # noqa: E402
+
+
+def synthetic_jpegs(n: int, size=(1280, 960), seed=0) -> list[bytes]:
+    """Photo-sized JPEGs with shapes and noise, so decoding costs what a photo costs."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        base = rng.integers(0, 255, size=(size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+        image = Image.fromarray(base).resize(size, Image.Resampling.BILINEAR)
+        draw = ImageDraw.Draw(image)
+        for _ in range(12):
+            x, y = rng.integers(0, size[0]), rng.integers(0, size[1])
+            draw.ellipse([x, y, x + rng.integers(20, 300), y + rng.integers(20, 300)], fill=tuple(rng.integers(0, 255, 3).tolist()))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=88)
+        out.append(buffer.getvalue())
+    return out
+
+
+def bare_model_rate(embedder: ClipEmbedder, images: list[Image.Image], batch_size: int) -> tuple[float, np.ndarray]:
+    embedder.embed_images(images[:batch_size])  # warm up
+    started = time.perf_counter()
+    vectors = [embedder.embed_images(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    return len(images) / (time.perf_counter() - started), np.vstack(vectors)
+
+
+def end_to_end_rate(settings: Settings, embedder: ClipEmbedder, jpegs: list[bytes], clients: int) -> float:
+    runtime = Runtime.open(settings, embedder=embedder)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api/images"
+
+    def upload(data: bytes) -> None:
+        with httpx.Client(timeout=60) as client:
+            response = client.post(url, files={"files": ("photo.jpg", data, "image/jpeg")})
+            response.raise_for_status()
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(upload, jpegs))
+        print(f"uploads done after {time.perf_counter() - started:.1f} s")
+        while True:
+            with runtime.session() as session:
+                done = session.exec(
+                    select(func.count()).where(ImageRecord.status == ImageStatus.indexed)
+                ).one()
+            if done == len(jpegs):
+                break
+            time.sleep(0.01)
+        return len(jpegs) / (time.perf_counter() - started)
+    finally:
+        server.should_exit = True
+        thread.join()
+        runtime.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=256)
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp:
+        tmp = Path(tmp)
+        print(f"Saving a random-weight {args.model} and making {args.images} synthetic 1280x960 JPEGs ...")
+        model = save_random_model(args.model, tmp / "model")
+        jpegs = synthetic_jpegs(args.images)
+        decoded = [Image.open(io.BytesIO(j)).convert("RGB") for j in jpegs]
+
+        rates, vectors = {}, {}
+        for precision in ("fp32", "bf16"):
+            embedder = ClipEmbedder(ClipSettings(model=model, precision=precision))
+            rates[precision], vectors[precision] = bare_model_rate(embedder, decoded, args.batch_size)
+        cosine = np.sum(vectors["fp32"] * vectors["bf16"], axis=1)
+
+        default = ClipEmbedder(ClipSettings(model=model))
+        default.load()
+        with EmbeddedValkey(tmp / "valkey") as redis_url:
+            settings = Settings(
+                data_dir=tmp / "data",
+                redis_url=redis_url,
+                clip=ClipSettings(model=model),
+                worker=WorkerSettings(batch_size=args.batch_size, index_when_idle_for=60),
+            )
+            e2e = end_to_end_rate(settings, default, jpegs, args.clients)
+        bare = rates[default.precision]
+
+    print()
+    print(f"model {args.model}, batch {args.batch_size}, {args.images} images, default precision {default.precision}")
+    print(f"bare model fp32 weights      {rates['fp32']:8.1f} images/s")
+    print(f"bare model bf16 weights      {rates['bf16']:8.1f} images/s   ({rates['bf16'] / rates['fp32']:.2f}x fp32; "
+          f"cosine to fp32 min {cosine.min():.5f}, median {statistics.median(cosine.tolist()):.5f})")
+    print(f"end to end (upload->indexed) {e2e:8.1f} images/s   ({args.clients} upload clients)")
+    print(f"ratio end-to-end / bare model ({default.precision}): {e2e / bare:.2f}   (target >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()
