@@ -20,7 +20,8 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -63,6 +64,11 @@ def bare_model_rate(embedder: ClipEmbedder, images: list[Image.Image], batch_siz
     return len(images) / (time.perf_counter() - started), np.vstack(vectors)
 
 
+def upload(url: str, data: bytes) -> None:
+    with httpx.Client(timeout=60) as client:
+        client.post(url, files={"files": ("photo.jpg", data, "image/jpeg")}).raise_for_status()
+
+
 def end_to_end_rate(settings: Settings, embedder: ClipEmbedder, jpegs: list[bytes], clients: int) -> float:
     runtime = Runtime.open(settings, embedder=embedder)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), port=0, log_level="warning"))
@@ -73,15 +79,11 @@ def end_to_end_rate(settings: Settings, embedder: ClipEmbedder, jpegs: list[byte
     port = server.servers[0].sockets[0].getsockname()[1]
     url = f"http://127.0.0.1:{port}/api/images"
 
-    def upload(data: bytes) -> None:
-        with httpx.Client(timeout=60) as client:
-            response = client.post(url, files={"files": ("photo.jpg", data, "image/jpeg")})
-            response.raise_for_status()
-
     try:
         started = time.perf_counter()
-        with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(upload, jpegs))
+        # Clients are processes of their own, as real ones are: not in the server's GIL.
+        with ProcessPoolExecutor(clients) as pool:
+            list(pool.map(partial(upload, url), jpegs))
         print(f"uploads done after {time.perf_counter() - started:.1f} s")
         while True:
             with runtime.session() as session:
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: the findimage default)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp:
@@ -115,17 +118,17 @@ def main() -> None:
 
         rates, vectors = {}, {}
         for precision in ("fp32", "bf16"):
-            embedder = ClipEmbedder(ClipSettings(model=model, precision=precision))
+            embedder = ClipEmbedder(ClipSettings(model=model, precision=precision, threads=args.threads))
             rates[precision], vectors[precision] = bare_model_rate(embedder, decoded, args.batch_size)
         cosine = np.sum(vectors["fp32"] * vectors["bf16"], axis=1)
 
-        default = ClipEmbedder(ClipSettings(model=model))
+        default = ClipEmbedder(ClipSettings(model=model, threads=args.threads))
         default.load()
         with EmbeddedValkey(tmp / "valkey") as redis_url:
             settings = Settings(
                 data_dir=tmp / "data",
                 redis_url=redis_url,
-                clip=ClipSettings(model=model),
+                clip=ClipSettings(model=model, threads=args.threads),
                 worker=WorkerSettings(batch_size=args.batch_size, index_when_idle_for=60),
             )
             e2e = end_to_end_rate(settings, default, jpegs, args.clients)

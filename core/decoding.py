@@ -37,11 +37,19 @@ class CheckedImage:
     mime: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Stored bytes decoded once for indexing: the model's input and the thumbnail."""
+
+    pixels: Image.Image
     thumbnail: bytes
 
 
 def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
-    """Validate an upload and make its thumbnail, or raise an ``InvalidImage``."""
+    """Validate an upload, or raise an ``InvalidImage``. Cheap enough for the request path:
+    the thumbnail and the model input are made later, by the worker, from one decode."""
     if not data:
         raise InvalidImage("The file is empty.")
     if len(data) > limits.max_upload_bytes:
@@ -51,32 +59,38 @@ def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
     with _open(data, limits) as image:
         mime = ACCEPTED_FORMATS[image.format]
         width, height = image.size
-        # Decode at reduced scale where the format allows it (JPEG): every byte of the
-        # stream is still read, so truncation is caught, at a fraction of the cost.
-        image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        # Decode at 1/8 scale where the format allows it (JPEG): every byte of the
+        # stream is still read, so corruption and truncation are caught, for little cost.
+        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
         decoded_size = image.size
         rgb = _load_rgb(image)
     if rgb.size != decoded_size:  # EXIF turned it a quarter
         width, height = height, width
-    rgb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BICUBIC, reducing_gap=2.0)
-    out = io.BytesIO()
-    rgb.save(out, "JPEG", quality=85, optimize=True)
-    return CheckedImage(
-        data=data,
-        sha256=hashlib.sha256(data).hexdigest(),
-        mime=mime,
-        width=width,
-        height=height,
-        thumbnail=out.getvalue(),
-    )
+    return CheckedImage(data=data, sha256=hashlib.sha256(data).hexdigest(), mime=mime, width=width, height=height)
 
 
-def decode_for_model(data: bytes, min_side: int, limits: LimitSettings) -> Image.Image:
-    """Decode stored bytes to an upright RGB image at least ``min_side`` on its short side
-    (or full size, if smaller), ready for CLIP preprocessing."""
+def decode_for_index(data: bytes, min_side: int, limits: LimitSettings) -> DecodedImage:
+    """Decode stored bytes once, at the smallest scale that still gives the model at least
+    ``min_side`` pixels on the short side and the thumbnail its full size."""
     with _open(data, limits) as image:
-        image.draft("RGB", _draft_size(image.size, min_side))
-        return _load_rgb(image)
+        image.draft("RGB", _draft_size(image.size, min_side, THUMBNAIL_SIZE))
+        pixels = _load_rgb(image)
+    return DecodedImage(pixels=pixels, thumbnail=make_thumbnail(pixels))
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    small = image.copy()
+    small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    out = io.BytesIO()
+    small.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def thumbnail_of(data: bytes, limits: LimitSettings) -> bytes:
+    """A thumbnail straight from stored bytes (for an image the worker has not reached)."""
+    with _open(data, limits) as image:
+        image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        return make_thumbnail(_load_rgb(image))
 
 
 def _open(data: bytes, limits: LimitSettings) -> Image.Image:
@@ -126,9 +140,9 @@ def _load_rgb(image: Image.Image) -> Image.Image:
         raise InvalidImage(f"The image data is corrupt or truncated: {exc}") from exc
 
 
-def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
-    # draft() keeps the image at least as large as the requested box; ask for a box whose
-    # short side is min_side so the model still sees enough pixels after its own resize.
+def _draft_size(size: tuple[int, int], min_side: int, min_long_side: int) -> tuple[int, int]:
+    # draft() keeps the image at least as large as the box it is given: ask for a box
+    # whose short side is min_side and whose long side is min_long_side, whichever is more.
     width, height = size
-    scale = min_side / max(1, min(width, height))
+    scale = max(min_side / max(1, min(width, height)), min_long_side / max(1, width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))

@@ -5,7 +5,10 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.decoding import CheckedImage
+from pathlib import Path
+
+from core.config import LimitSettings
+from core.decoding import CheckedImage, thumbnail_of
 from core.errors import NotFound
 from core.models import Image, ImageSource, ImageStatus, utcnow
 from core.storage import FileStore
@@ -30,7 +33,6 @@ def add_image(
     if existing is not None:
         return existing, False
     files.save_original(checked.sha256, checked.data)
-    files.save_thumbnail(checked.sha256, checked.thumbnail)
     image = Image(
         sha256=checked.sha256,
         mime=checked.mime,
@@ -61,6 +63,14 @@ def get_image(session: Session, image_id: int) -> Image:
     if image is None:
         raise NotFound(f"No image with id {image_id}.")
     return image
+
+
+def thumbnail_path(files: FileStore, image: Image, limits: LimitSettings) -> Path:
+    """The image's thumbnail, made now if the worker has not made it yet."""
+    path = files.thumbnail_path(image.sha256)
+    if not path.exists():
+        files.save_thumbnail(image.sha256, thumbnail_of(files.read_original(image.sha256), limits))
+    return path
 
 
 def images_with_status(session: Session, ids: Sequence[int], status: ImageStatus) -> list[Image]:

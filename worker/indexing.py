@@ -7,9 +7,7 @@ upsert writes both named vectors with the payload that search filters on.
 import logging
 from dataclasses import dataclass
 
-from PIL.Image import Image as PILImage
-
-from core.decoding import decode_for_model
+from core.decoding import DecodedImage, decode_for_index
 from core.errors import InvalidImage
 from core.images import images_with_status, mark_indexed
 from core.models import Image, ImageStatus
@@ -40,7 +38,7 @@ def index_batch(runtime: Runtime, image_ids: list[int], limit: int | None = None
         decoded, unreadable = _decode(runtime, images)
         if not decoded:
             return BatchResult([], unreadable)
-        vectors = runtime.embedder.embed_images([pixels for _, pixels in decoded])
+        vectors = runtime.embedder.embed_images([d.pixels for _, d in decoded])
         captioned = [image for image, _ in decoded if image.caption]
         caption_vectors = dict(
             zip(
@@ -48,6 +46,8 @@ def index_batch(runtime: Runtime, image_ids: list[int], limit: int | None = None
                 runtime.embedder.embed_texts([image.caption for image in captioned]),
             )
         )
+        for image, d in decoded:
+            runtime.files.save_thumbnail(image.sha256, d.thumbnail)
         runtime.vectors.upsert(
             [
                 VectorPoint(
@@ -74,13 +74,13 @@ def payload_of(image: Image) -> dict:
     }
 
 
-def _decode(runtime: Runtime, images: list[Image]) -> tuple[list[tuple[Image, PILImage]], dict[int, str]]:
+def _decode(runtime: Runtime, images: list[Image]) -> tuple[list[tuple[Image, DecodedImage]], dict[int, str]]:
     decoded, unreadable = [], {}
     min_side = runtime.embedder.image_size
     for image in images:
         try:
             data = runtime.files.read_original(image.sha256)
-            decoded.append((image, decode_for_model(data, min_side, runtime.settings.limits)))
+            decoded.append((image, decode_for_index(data, min_side, runtime.settings.limits)))
         except (InvalidImage, FileNotFoundError) as exc:
             unreadable[image.id] = f"{type(exc).__name__}: {exc}"
     return decoded, unreadable

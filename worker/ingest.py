@@ -42,7 +42,7 @@ def submit_image(
             session.add(image)
             session.commit()
         try:
-            enqueue_index(queue, image.id, runtime)
+            enqueue_index(queue, image.id, runtime, new=created)
         except redis.RedisError as exc:
             if created:
                 discard_new_image(session, runtime.files, image)

@@ -23,9 +23,10 @@ def job_id_for(image_id: int) -> str:
     return f"{JOB_PREFIX}{image_id}"
 
 
-def enqueue_index(queue: Queue, image_id: int, runtime: Runtime) -> None:
-    """Queue the image for indexing unless its job is already waiting or running."""
-    if _job_pending(queue, image_id):
+def enqueue_index(queue: Queue, image_id: int, runtime: Runtime, new: bool = False) -> None:
+    """Queue the image for indexing unless its job is already waiting or running (a
+    ``new`` image has no job yet, so that check is skipped)."""
+    if not new and _job_pending(queue, image_id):
         return
     settings = runtime.settings.worker
     queue.enqueue(

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from api.deps import QueueDep, RuntimeDep, SessionDep
 from api.errors import error_body, status_of
 from core.errors import ImageTooLarge, InvalidImage
-from core.images import delete_image, get_image
+from core.images import delete_image, get_image, thumbnail_path
 from core.models import ImagePublic, ImageSource
 from worker.ingest import submit_image
 
@@ -79,7 +79,8 @@ def read_image_file(image_id: int, session: SessionDep, runtime: RuntimeDep, req
 @router.get("/{image_id}/thumbnail")
 def read_image_thumbnail(image_id: int, session: SessionDep, runtime: RuntimeDep, request: Request):
     image = get_image(session, image_id)
-    return _immutable_file(request, runtime.files.thumbnail_path(image.sha256), "image/jpeg", f"t-{image.sha256}")
+    path = thumbnail_path(runtime.files, image, runtime.settings.limits)
+    return _immutable_file(request, path, "image/jpeg", f"t-{image.sha256}")
 
 
 @router.delete("/{image_id}", status_code=204)

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from core.config import LimitSettings
-from core.decoding import THUMBNAIL_SIZE, check_image, decode_for_model
+from core.decoding import THUMBNAIL_SIZE, check_image, decode_for_index, thumbnail_of
 from core.errors import ImageTooLarge, InvalidImage, UnsupportedImage
 from tests.factories import SVG, animated_gif, image_bytes, jpeg_with_orientation, png_claiming_size
 
@@ -27,27 +27,33 @@ LIMITS = LimitSettings()
 )
 def test_accepted_formats_are_read_by_content(fmt, mime, mode, save):
     color = 1000 if mode == "I;16" else (10, 20, 30, 40)[: len(mode)] if mode != "CMYK" else (0, 50, 100, 0)
-    checked = check_image(image_bytes(fmt, size=(50, 30), color=color, mode=mode, **save), LIMITS)
+    data = image_bytes(fmt, size=(50, 30), color=color, mode=mode, **save)
+    checked = check_image(data, LIMITS)
     assert (checked.mime, checked.width, checked.height) == (mime, 50, 30)
-    assert Image.open(io.BytesIO(checked.thumbnail)).format == "JPEG"
+    decoded = decode_for_index(data, 16, LIMITS)
+    assert decoded.pixels.mode == "RGB" and decoded.pixels.size == (50, 30)
+    assert Image.open(io.BytesIO(decoded.thumbnail)).format == "JPEG"
 
 
-def test_thumbnail_longest_side_is_384():
-    checked = check_image(image_bytes("PNG", size=(1000, 500)), LIMITS)
-    assert Image.open(io.BytesIO(checked.thumbnail)).size == (THUMBNAIL_SIZE, THUMBNAIL_SIZE // 2)
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_thumbnail_longest_side_is_384(fmt):
+    data = image_bytes(fmt, size=(1600, 800))
+    assert Image.open(io.BytesIO(decode_for_index(data, 224, LIMITS).thumbnail)).size == (384, 192)
+    assert Image.open(io.BytesIO(thumbnail_of(data, LIMITS))).size == (384, 192)
 
 
 def test_exif_orientation_is_applied():
     checked = check_image(jpeg_with_orientation(size=(80, 40), orientation=6), LIMITS)
     assert (checked.width, checked.height) == (40, 80)
-    assert Image.open(io.BytesIO(checked.thumbnail)).size == (40, 80)
-    assert decode_for_model(checked.data, 32, LIMITS).size[1] > decode_for_model(checked.data, 32, LIMITS).size[0]
+    decoded = decode_for_index(checked.data, 32, LIMITS)
+    assert decoded.pixels.size == (40, 80)
+    assert Image.open(io.BytesIO(decoded.thumbnail)).size == (40, 80)
 
 
 def test_animated_gif_uses_its_first_frame():
     checked = check_image(animated_gif(), LIMITS)
     assert checked.mime == "image/gif"
-    assert decode_for_model(checked.data, 16, LIMITS).mode == "RGB"
+    assert decode_for_index(checked.data, 16, LIMITS).pixels.mode == "RGB"
 
 
 def test_same_bytes_same_digest_different_bytes_different_digest():
@@ -85,7 +91,9 @@ def test_byte_and_pixel_limits():
     assert check_image(data, LimitSettings(max_pixels=200 * 100)).width == 200
 
 
-def test_decode_for_model_keeps_enough_pixels_for_the_model():
-    data = image_bytes("JPEG", size=(1600, 1200))
-    image = decode_for_model(data, 224, LIMITS)
-    assert min(image.size) >= 224 and image.size[0] < 1600  # drafted down, not below the model's size
+def test_decoding_for_the_index_keeps_enough_pixels_for_model_and_thumbnail():
+    image = decode_for_index(image_bytes("JPEG", size=(1600, 1200)), 224, LIMITS).pixels
+    assert min(image.size) >= 224 and max(image.size) >= THUMBNAIL_SIZE
+    assert image.size[0] < 1600  # drafted down: cheaper to decode
+    panorama = decode_for_index(image_bytes("JPEG", size=(4000, 500)), 224, LIMITS).pixels
+    assert min(panorama.size) >= 224

@@ -18,7 +18,7 @@ from tests.factories import distinct_jpeg
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request, tmp_path, postgres_url):
     if request.param == "postgresql" and not postgres_url:
-        pytest.skip("FINDIMAGE_TEST_DATABASE_URL is not set (make test sets it when PostgreSQL runs locally)")
+        pytest.skip("FINDIMAGE_TEST_DATABASE_URL is not set (.ci/run sets it when PostgreSQL answers on 127.0.0.1:5432)")
     url = postgres_url if request.param == "postgresql" else None
     engine = create_db_engine(Settings(data_dir=tmp_path, database_url=url))
     SQLModel.metadata.drop_all(engine)
