@@ -1,8 +1,10 @@
 """Liveness and readiness probes."""
 
+import redis
 from fastapi import APIRouter
 
 from api.deps import RuntimeDep
+from core.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
 
@@ -14,7 +16,11 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> dict:
-    runtime.redis.ping()
+    """Ready when the database, the queue and the vector store answer (503 otherwise)."""
+    try:
+        runtime.redis.ping()
+    except redis.RedisError as exc:
+        raise ServiceUnavailable(f"The queue is unavailable: {exc}") from exc
     with runtime.session() as session:
         session.connection()
     return {"status": "ready", "images_indexed": runtime.vectors.count()}

@@ -1,0 +1,36 @@
+"""Taking images in when a part is down: nothing half-done is left behind."""
+
+import pytest
+import redis
+from rq import Queue
+from sqlmodel import select
+
+from core.errors import ServiceUnavailable
+from core.models import Image, ImageSource, ImageStatus
+from tests.factories import distinct_jpeg
+from worker.ingest import submit_image
+from worker.queue import ingest_queue
+
+
+def dead_queue(runtime) -> Queue:
+    return Queue(runtime.settings.queue_name, connection=redis.Redis(port=1, socket_connect_timeout=0.2))
+
+
+def test_upload_while_the_queue_is_down_leaves_nothing_behind(runtime):
+    with pytest.raises(ServiceUnavailable, match="queue is unavailable"):
+        submit_image(runtime, dead_queue(runtime), distinct_jpeg(70), source=ImageSource.web)
+    with runtime.session() as session:
+        assert session.exec(select(Image)).all() == []
+    assert not any(p.is_file() for p in runtime.files.root.rglob("*"))
+    # Once the queue is back, the same upload goes through as new.
+    image, created = submit_image(runtime, ingest_queue(runtime), distinct_jpeg(70), source=ImageSource.web)
+    assert created and image.status == ImageStatus.queued
+    assert len(ingest_queue(runtime)) == 1
+
+
+def test_resubmitting_a_queued_image_does_not_queue_it_twice(runtime):
+    queue = ingest_queue(runtime)
+    first, _ = submit_image(runtime, queue, distinct_jpeg(71), source=ImageSource.web)
+    again, created = submit_image(runtime, queue, distinct_jpeg(71), source=ImageSource.folder)
+    assert again.id == first.id and not created
+    assert len(queue) == 1
