@@ -1,11 +1,10 @@
 """The image records: adding an upload once, reading, marking progress, deleting."""
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-
-from pathlib import Path
 
 from core.config import LimitSettings
 from core.decoding import CheckedImage, thumbnail_of

@@ -8,7 +8,13 @@ from PIL import Image
 from core.config import LimitSettings
 from core.decoding import THUMBNAIL_SIZE, check_image, decode_for_index, thumbnail_of
 from core.errors import ImageTooLarge, InvalidImage, UnsupportedImage
-from tests.factories import SVG, animated_gif, image_bytes, jpeg_with_orientation, png_claiming_size
+from tests.factories import (
+    SVG,
+    animated_gif,
+    image_bytes,
+    jpeg_with_orientation,
+    png_claiming_size,
+)
 
 LIMITS = LimitSettings()
 

@@ -3,12 +3,11 @@
 import pytest
 from sqlmodel import SQLModel, select
 
-from core.config import Settings
+from core.config import LimitSettings, Settings
 from core.db import create_db_engine, session_scope
 from core.decoding import check_image
-from core.config import LimitSettings
-from core.images import add_image, delete_image, get_image, mark_indexed, record_failure
 from core.errors import NotFound, ServiceUnavailable
+from core.images import add_image, delete_image, get_image, mark_indexed, record_failure
 from core.models import Image, ImageSource, ImageStatus
 from core.storage import FileStore
 from core.vectors.server import ServerStore
