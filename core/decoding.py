@@ -88,9 +88,7 @@ def make_thumbnail(image: Image.Image) -> bytes:
 
 def thumbnail_of(data: bytes, limits: LimitSettings) -> bytes:
     """A thumbnail straight from stored bytes (for an image the worker has not reached)."""
-    with _open(data, limits) as image:
-        image.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        return make_thumbnail(_load_rgb(image))
+    return decode_for_index(data, 0, limits).thumbnail
 
 
 def _open(data: bytes, limits: LimitSettings) -> Image.Image:
