@@ -86,7 +86,7 @@ app.add_typer(model_app, name="model")
 def save_tiny(folder: Path) -> None:
     """Save the tiny random-weight test CLIP as an open_clip local-dir model in FOLDER
     (for offline smoke runs: its embeddings are meaningless)."""
-    from core.embedder import save_tiny_test_model
+    from core.clip.torch_backend import save_tiny_test_model
 
     name = save_tiny_test_model(folder)
     console.print(f"Saved. Use it with FINDIMAGE_CLIP__MODEL={name}")

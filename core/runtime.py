@@ -2,8 +2,8 @@
 
 ``Runtime.open(settings)`` starts the embedded Valkey when no Redis URL is configured,
 opens the database, the file store and the vector store (creating the collection for the
-model's dimension, so the model is loaded here: the text encoder stays resident for
-queries). Tests open a fresh one per test.
+model's dimension, so the model is loaded, or first exported, here). Tests open a fresh
+one per test.
 """
 
 from dataclasses import dataclass, field
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import Settings
 from core.db import create_db_engine, session_scope
-from core.embedder import ClipEmbedder
+from core.clip import Embedder, open_embedder
 from core.queue import EmbeddedValkey, connect_redis
 from core.storage import FileStore
 from core.vectors import VectorStore, open_vector_store
@@ -24,13 +24,13 @@ class Runtime:
     settings: Settings
     engine: Engine
     files: FileStore
-    embedder: ClipEmbedder
+    embedder: Embedder
     vectors: VectorStore
     redis: redis.Redis
     _closers: list = field(default_factory=list, repr=False)
 
     @classmethod
-    def open(cls, settings: Settings, embedder: ClipEmbedder | None = None) -> "Runtime":
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> "Runtime":
         closers = []
         try:
             redis_url = settings.redis_url
@@ -42,7 +42,7 @@ class Runtime:
             closers.append(connection.close)
             engine = create_db_engine(settings)
             closers.append(engine.dispose)
-            embedder = embedder or ClipEmbedder(settings.clip)
+            embedder = embedder or open_embedder(settings)
             vectors = open_vector_store(settings)
             closers.append(vectors.close)
             vectors.ensure_collection(embedder.dim)

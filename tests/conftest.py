@@ -1,18 +1,21 @@
 """Shared fixtures: real parts everywhere.
 
 - one embedded Valkey server for the session, flushed before each test;
-- the tiny random-weight CLIP saved once as an open_clip ``local-dir:`` model;
+- the tiny random-weight CLIP saved once as an open_clip ``local-dir:`` model, and
+  exported once to ONNX: tests run on the default backend, as users do;
 - a fresh data dir (SQLite, Qdrant Edge shard, files) per test.
 """
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
 
+from core.clip import Embedder, open_embedder
+from core.clip.torch_backend import TorchEmbedder, save_tiny_test_model
 from core.config import ClipSettings, Settings, WorkerSettings
-from core.embedder import ClipEmbedder, save_tiny_test_model
 from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 
@@ -29,18 +32,31 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def embedder(tiny_model) -> ClipEmbedder:
-    embedder = ClipEmbedder(ClipSettings(model=tiny_model))
+def models_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def embedder(tiny_model, models_dir, tmp_path_factory) -> Embedder:
+    """The default backend (ONNX Runtime), its export made once for the session."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), models_dir=models_dir, clip=ClipSettings(model=tiny_model))
+    return open_embedder(settings)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(tiny_model) -> TorchEmbedder:
+    embedder = TorchEmbedder(ClipSettings(model=tiny_model, backend="torch", precision="fp32"))
     embedder.load()
     return embedder
 
 
 @pytest.fixture
-def settings(tmp_path, valkey_url, tiny_model) -> Settings:
+def settings(tmp_path, valkey_url, tiny_model, models_dir) -> Settings:
     redis.Redis.from_url(valkey_url).flushall()
     return Settings(
         data_dir=tmp_path / "data",
         redis_url=valkey_url,
+        models_dir=models_dir,
         clip=ClipSettings(model=tiny_model),
         worker=WorkerSettings(batch_size=8, max_retries=2, retry_intervals=[0], index_when_idle_for=0),
     )

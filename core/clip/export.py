@@ -1,0 +1,310 @@
+"""The configured open_clip model as ONNX: both towers in fp32 and int8, checked against
+torch fp32 on a fixed probe set, in a folder of their own under the data dir.
+
+    <data_dir>/models/<model>-<key>/
+        manifest.json            what was exported, how it preprocesses, how well it agrees
+        visual.fp32.onnx  visual.int8.onnx  text.fp32.onnx  text.int8.onnx
+        bpe_simple_vocab_16e6.txt.gz
+
+The key hashes the model name, the identity of its weights, open_clip's version and this
+module's format version: change any and a new folder is exported. Serving processes call
+``ensure_exported``, which runs the export in a child process (torch stays out of the
+serving process) under a file lock (two processes starting together export once).
+``findimage model export`` runs it in the foreground.
+"""
+
+import argparse
+import fcntl
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from core.clip.base import normalised
+from core.clip.tokenizer import VOCAB_FILE
+from core.config import TINY_TEST_MODEL, ClipSettings
+from core.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+AGREEMENT = 0.998
+"""Least cosine similarity to torch fp32, on every probe, for a precision to be used."""
+PRECISIONS = ("fp32", "int8")
+TOWERS = ("visual", "text")
+QUANTIZATION_RECIPES = (
+    # 7-bit weights per channel: no overflow in the u8*s8 kernels of CPUs without VNNI.
+    {"per_channel": True, "reduce_range": True},
+    {"per_channel": False},
+)
+PROBE_TEXTS = [
+    "a photo of a dog",
+    "a red bicycle leaning against a brick wall",
+    "team offsite 2026, everyone on the beach at sunset",
+    "screenshot of the quarterly revenue dashboard",
+    "Ünïcödé café menu 🍰",
+    "diagram of the deployment architecture with three services and a queue",
+    "cat",
+    "a blurry night photo of the city skyline from the office window",
+]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    key: str
+    model: str
+    dim: int
+    preprocess: dict
+    context_length: int
+    clean: str
+    agreement: dict[str, dict[str, float]]
+    """Per precision and tower: the least cosine to torch fp32 over the probe set."""
+
+    def accepts(self, precision: str, tower: str) -> bool:
+        return self.agreement[precision][tower] >= AGREEMENT
+
+    @classmethod
+    def read(cls, folder: Path) -> "Manifest | None":
+        try:
+            return cls(**json.loads((folder / "manifest.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def onnx_file(folder: Path, tower: str, precision: str) -> Path:
+    return folder / f"{tower}.{precision}.onnx"
+
+
+def export_folder(settings: ClipSettings, models_dir: Path) -> Path:
+    identity = {
+        "format": FORMAT_VERSION,
+        "model": settings.model,
+        "weights": _weights_identity(settings),
+        "open_clip": _version("open_clip_torch"),
+    }
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in settings.model.split("/")[-1])[-40:]
+    return models_dir / f"{slug}-{key}"
+
+
+def ensure_exported(settings: ClipSettings, models_dir: Path) -> tuple[Path, Manifest]:
+    """The export folder for these settings, exported first (in a child process) if needed."""
+    folder = export_folder(settings, models_dir)
+    manifest = Manifest.read(folder)
+    if manifest is not None:
+        return folder, manifest
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / f".{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be exporting it right now
+        if Manifest.read(folder) is None:
+            log.warning("Exporting CLIP %s to ONNX in %s (once per model; takes a while)", settings.model, folder)
+            command = [sys.executable, "-m", "core.clip.export", "--settings", settings.model_dump_json(), "--out", str(folder)]
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise ModelUnavailable(_child_error(done.stderr))
+    manifest = Manifest.read(folder)
+    if manifest is None:
+        raise ModelUnavailable(f"The ONNX export in {folder} has no readable manifest.json.")
+    return folder, manifest
+
+
+def export(settings: ClipSettings, folder: Path) -> Manifest:
+    """Export, quantise and check the model into ``folder`` (replaced atomically). Needs
+    torch and open_clip; raises ``ModelUnavailable`` for a model this cannot serve."""
+    from core.clip.torch_backend import TorchEmbedder, open_clip_module
+
+    reference = TorchEmbedder(settings, precision="fp32")
+    tokenizer = reference.tokenizer
+    clean = _tokenizer_clean(tokenizer)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    work.chmod(0o755)
+    try:
+        pixels = reference.preprocess.batch(probe_images(reference.image_size))
+        tokens = tokenizer(PROBE_TEXTS).numpy()
+        _export_towers(reference.model, pixels, tokens, work)
+        expected = {"visual": reference.embed_pixels(pixels), "text": reference.embed_texts(PROBE_TEXTS)}
+        inputs = {"visual": pixels, "text": tokens}
+        agreement = {"fp32": {}, "int8": {}}
+        for tower in TOWERS:
+            agreement["fp32"][tower] = _agreement(onnx_file(work, tower, "fp32"), inputs[tower], expected[tower])
+            agreement["int8"][tower] = _quantize(work, tower, inputs[tower], expected[tower])
+        open_clip = open_clip_module()
+        shutil.copy(Path(open_clip.__file__).parent / VOCAB_FILE, work / VOCAB_FILE)
+        manifest = Manifest(
+            key=folder.name,
+            model=settings.model,
+            dim=reference.dim,
+            preprocess=reference.preprocess.to_dict(),
+            context_length=int(tokenizer.context_length),
+            clean=clean,
+            agreement=agreement,
+        )
+        if not all(manifest.accepts("fp32", tower) for tower in TOWERS):
+            raise ModelUnavailable(f"The ONNX export of {settings.model} disagrees with torch: {agreement}.")
+        (work / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+        if folder.exists():
+            shutil.rmtree(folder)
+        work.rename(folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("Exported %s to %s; agreement with torch fp32: %s", settings.model, folder, agreement)
+    return manifest
+
+
+def probe_images(size: int) -> list:
+    """A fixed, varied set of images: gradients, shapes, noise, text-like stripes."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(2026)
+    images = []
+    for i in range(8):
+        base = rng.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
+        image = Image.fromarray(base).resize((4 * size, 3 * size), Image.Resampling.BICUBIC)
+        draw = ImageDraw.Draw(image)
+        for _ in range(2 + i):
+            x, y = (int(v) for v in rng.integers(0, 3 * size, 2))
+            box = [x, y, x + int(rng.integers(size // 4, 2 * size)), y + int(rng.integers(size // 4, 2 * size))]
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            (draw.ellipse if i % 2 else draw.rectangle)(box, fill=colour)
+        images.append(image)
+    return images
+
+
+def _export_towers(model, pixels: np.ndarray, tokens: np.ndarray, folder: Path) -> None:
+    import torch
+
+    class Tower(torch.nn.Module):
+        def __init__(self, encode):
+            super().__init__()
+            self.model, self.encode = model, encode
+
+        def forward(self, x):
+            return self.encode(x)
+
+    batch = {0: "batch"}
+    for tower, encode, example, input_name in (
+        ("visual", model.encode_image, torch.from_numpy(pixels[:2]), "pixels"),
+        ("text", model.encode_text, torch.from_numpy(tokens[:2]), "tokens"),
+    ):
+        # Not under inference_mode: it selects fused attention kernels ONNX cannot express.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
+            torch.onnx.export(
+                Tower(encode),
+                (example,),
+                str(onnx_file(folder, tower, "fp32")),
+                input_names=[input_name],
+                output_names=["embedding"],
+                dynamic_axes={input_name: batch, "embedding": batch},
+                opset_version=17,
+                dynamo=False,  # the dynamo exporter mis-names the text tower's output (torch 2.13)
+            )
+
+
+def _quantize(folder: Path, tower: str, inputs: np.ndarray, expected: np.ndarray) -> float:
+    """Write the int8 tower with the quantisation recipe that agrees best with fp32; return
+    its agreement. Weights only, and only matrix products: quantised convolutions (the
+    patch embedding, ResNet towers) run several times slower than fp32 ones on CPU."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    best, target = -1.0, onnx_file(folder, tower, "int8")
+    candidate = folder / f"{tower}.candidate.onnx"
+    for recipe in QUANTIZATION_RECIPES:
+        logging.disable(logging.WARNING)  # "consider pre-processing": shape inference adds nothing here
+        try:
+            quantize_dynamic(
+                onnx_file(folder, tower, "fp32"),
+                candidate,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gemm"],
+                **recipe,
+            )
+        finally:
+            logging.disable(logging.NOTSET)
+        agreement = _agreement(candidate, inputs, expected)
+        if agreement > best:
+            best = agreement
+            candidate.replace(target)
+    candidate.unlink(missing_ok=True)
+    return best
+
+
+def _agreement(path: Path, inputs: np.ndarray, expected: np.ndarray) -> float:
+    """The least cosine similarity between ``expected`` and what the model at ``path`` gives."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    actual = normalised(session.run(None, {session.get_inputs()[0].name: inputs})[0])
+    return round(float(np.min(np.sum(expected * actual, axis=1))), 6)
+
+
+def _tokenizer_clean(tokenizer) -> str:
+    """How the tokenizer cleans text, if ours can reproduce it; else ``ModelUnavailable``."""
+    from open_clip import tokenizer as oc
+
+    cleaners = {oc._clean_lower: "lower", oc._clean_whitespace: "whitespace", oc._clean_canonicalize: "canonicalize"}
+    if (
+        type(tokenizer) is not oc.SimpleTokenizer
+        or tokenizer.reduction_fn is not None
+        or len(tokenizer.encoder) != 49408
+        or tokenizer.clean_fn not in cleaners
+    ):
+        raise ModelUnavailable(
+            f"The onnx backend serves models with CLIP's own tokenizer; this model uses {type(tokenizer).__name__}. "
+            "Set FINDIMAGE_CLIP__BACKEND=torch."
+        )
+    return cleaners[tokenizer.clean_fn]
+
+
+def _weights_identity(settings: ClipSettings) -> object:
+    if settings.model == TINY_TEST_MODEL:
+        return "random-seed-0"
+    if settings.model.startswith("local-dir:"):
+        return _files_identity(Path(settings.model.removeprefix("local-dir:")))
+    if settings.model.startswith("hf-hub:"):
+        return settings.model
+    path = Path(settings.pretrained).expanduser()
+    return _files_identity(path) if path.exists() else settings.pretrained
+
+
+def _files_identity(path: Path) -> list:
+    files = sorted(p for p in ([path] if path.is_file() else path.iterdir()) if p.is_file())
+    return [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def _child_error(stderr: str) -> str:
+    last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
+    return f"Exporting the CLIP model to ONNX failed: {last[0]}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Export findimage's CLIP model to ONNX (used by ensure_exported).")
+    parser.add_argument("--settings", required=True, help="ClipSettings as JSON")
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        export(ClipSettings.model_validate_json(args.settings), args.out)
+    except ModelUnavailable as exc:
+        sys.exit(f"ModelUnavailable: {exc.message}")
+
+
+if __name__ == "__main__":
+    main()

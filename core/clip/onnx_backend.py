@@ -1,0 +1,102 @@
+"""CLIP on ONNX Runtime: the towers exported from open_clip (see ``core.clip.export``),
+int8 where it agrees with fp32, and a torch-free tokenizer. Importing or running this
+never imports torch, so the API and the bot start fast and small.
+
+Each tower gets its own session on first use: a process that only answers queries never
+loads the image tower.
+"""
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from core.clip.base import Embedder
+from core.clip.export import AGREEMENT, TOWERS, Manifest, ensure_exported, onnx_file
+from core.clip.preprocess import Preprocess
+from core.clip.tokenizer import VOCAB_FILE, ClipTokenizer
+from core.config import ClipSettings
+
+log = logging.getLogger(__name__)
+
+
+class OnnxEmbedder(Embedder):
+    def __init__(self, settings: ClipSettings, models_dir: Path):
+        super().__init__()
+        self.settings = settings
+        self.models_dir = models_dir
+        self._sessions: dict[str, object] = {}
+        self._sessions_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        self.load()
+        visual, text = self._precision["visual"], self._precision["text"]
+        return f"onnx-{visual}" if visual == text else f"onnx-{visual}-visual-{text}-text"
+
+    @property
+    def dim(self) -> int:
+        self.load()
+        return self._manifest.dim
+
+    @property
+    def preprocess(self) -> Preprocess:
+        self.load()
+        return self._preprocess
+
+    @property
+    def manifest(self) -> Manifest:
+        self.load()
+        return self._manifest
+
+    def _load(self) -> None:
+        self._folder, self._manifest = ensure_exported(self.settings, self.models_dir)
+        self._precision = {tower: self._choose_precision(tower) for tower in TOWERS}
+        self._preprocess = Preprocess.from_dict(self._manifest.preprocess)
+        self._tokenizer = ClipTokenizer(self._folder / VOCAB_FILE, self._manifest.context_length, self._manifest.clean)
+
+    def _choose_precision(self, tower: str) -> str:
+        wanted = self.settings.precision
+        if wanted in ("auto", "int8") and self._manifest.accepts("int8", tower):
+            return "int8"
+        if wanted == "int8":
+            log.warning(
+                "The int8 %s tower of %s disagrees with fp32 (least cosine %.4f < %.3f); using fp32.",
+                tower,
+                self.settings.model,
+                self._manifest.agreement["int8"][tower],
+                AGREEMENT,
+            )
+        return "fp32"
+
+    def _encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        return self._session("visual").run(None, {"pixels": pixels})[0]
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        return self._session("text").run(None, {"tokens": self._tokenizer(texts)})[0]
+
+    def _session(self, tower: str):
+        session = self._sessions.get(tower)
+        if session is None:
+            with self._sessions_lock:
+                session = self._sessions.get(tower)
+                if session is None:
+                    session = self._sessions[tower] = self._open_session(tower)
+        return session
+
+    def _open_session(self, tower: str):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.settings.threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        # Threads sleep instead of spinning between runs, so a busy neighbour process (or
+        # our own decoding threads) does not stall a query.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = onnx_file(self._folder, tower, self._precision[tower])
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        log.info("Loaded %s (%d threads)", path, options.intra_op_num_threads)
+        return session
