@@ -31,15 +31,15 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlmodel import func, select  # noqa: E402
+from core.embedder import ClipEmbedder, save_random_model
+from sqlmodel import func, select
 
-from api.main import create_app  # noqa: E402
-from core.config import ClipSettings, Settings, WorkerSettings  # noqa: E402
-from core.embedder import ClipEmbedder, save_random_model  # noqa: E402
-from core.models import Image as ImageRecord  # noqa: E402
-from core.models import ImageStatus  # noqa: E402
-from core.queue import EmbeddedValkey  # noqa: E402
-from core.runtime import Runtime  # noqa: E402
+from api.main import create_app
+from core.config import ClipSettings, Settings, WorkerSettings
+from core.models import Image as ImageRecord
+from core.models import ImageStatus
+from core.queue import EmbeddedValkey
+from core.runtime import Runtime
 
 
 def synthetic_jpegs(n: int, size=(1280, 960), seed=0) -> list[bytes]:

@@ -48,6 +48,8 @@ class LimitSettings(BaseModel):
 class WorkerSettings(BaseModel):
     batch_size: int = Field(default=32, gt=0)
     """Most images embedded in one model call; the worker takes whatever is queued."""
+    batches_per_job: int = Field(default=4, gt=0)
+    """Batches one job takes along (decoding the next while the model embeds one)."""
     max_retries: int = Field(default=3, ge=0)
     retry_intervals: list[int] = [5, 30, 120]
     job_timeout: int = Field(default=600, gt=0)

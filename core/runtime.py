@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import redis
 from sqlalchemy.engine import Engine
 
+from core.clip import Embedder, open_embedder
 from core.config import Settings
 from core.db import create_db_engine, session_scope
-from core.clip import Embedder, open_embedder
 from core.queue import EmbeddedValkey, connect_redis
 from core.storage import FileStore
 from core.vectors import VectorStore, open_vector_store

@@ -1,13 +1,18 @@
-"""Embedding a batch of queued images and writing their vectors.
+"""Embedding queued images and writing their vectors, batch by batch.
 
-One model call embeds every image of the batch, one more embeds their captions, and one
-upsert writes both named vectors with the payload that search filters on.
+Decoding runs in a small thread pool, one batch ahead of the model: Pillow and ONNX
+Runtime both release the GIL, so while the model embeds one batch the next is being
+decoded, and both cores stay busy. Per batch, one model call embeds the images, one more
+their captions, and one upsert writes both named vectors with the payload search filters on.
 """
 
 import logging
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 
-from core.decoding import DecodedImage, decode_for_index
+import numpy as np
+
+from core.decoding import decode_for_index
 from core.errors import InvalidImage
 from core.images import images_with_status, mark_indexed
 from core.models import Image, ImageStatus
@@ -15,52 +20,51 @@ from core.runtime import Runtime
 from core.vectors import IMAGE, TEXT, VectorPoint
 
 log = logging.getLogger(__name__)
+DECODE_THREADS = 2
 
 
 @dataclass
 class BatchResult:
-    indexed: list[int]
-    unreadable: dict[int, str]
+    indexed: list[int] = field(default_factory=list)
+    unreadable: dict[int, str] = field(default_factory=dict)
     """Images whose stored bytes no longer decode, with the reason."""
 
 
-def index_batch(runtime: Runtime, image_ids: list[int], limit: int | None = None) -> BatchResult:
-    """Index those of ``image_ids`` still ``queued`` (the first ``limit`` of them, in the
-    order given); idempotent, so safe to run twice.
+@dataclass(frozen=True)
+class _Prepared:
+    image: Image
+    pixels: np.ndarray
+    """The model's input."""
+    thumbnail: bytes
 
-    Errors of the store, the model or the database propagate (the job is retried); an
-    image whose bytes cannot be decoded is reported, not raised, so one bad file never
-    holds back the others.
+
+def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = None) -> BatchResult:
+    """Index those of ``image_ids`` still ``queued`` (the first ``limit`` of them, in the
+    order given), in batches of the configured size; idempotent, so safe to run twice.
+
+    Errors of the store, the model or the database propagate (the job is retried; batches
+    already written stay indexed); an image whose bytes cannot be decoded is reported, not
+    raised, so one bad file never holds back the others.
     """
     with runtime.session() as session:
         queued = {image.id: image for image in images_with_status(session, image_ids, ImageStatus.queued)}
-        images = [queued[i] for i in dict.fromkeys(image_ids) if i in queued][:limit]
-        decoded, unreadable = _decode(runtime, images)
-        if not decoded:
-            return BatchResult([], unreadable)
-        vectors = runtime.embedder.embed_images([d.pixels for _, d in decoded])
-        captioned = [image for image, _ in decoded if image.caption]
-        caption_vectors = dict(
-            zip(
-                (image.id for image in captioned),
-                runtime.embedder.embed_texts([image.caption for image in captioned]),
-            )
-        )
-        for image, d in decoded:
-            runtime.files.save_thumbnail(image.sha256, d.thumbnail)
-        runtime.vectors.upsert(
-            [
-                VectorPoint(
-                    id=image.id,
-                    vectors={IMAGE: vector, **({TEXT: caption_vectors[image.id]} if image.id in caption_vectors else {})},
-                    payload=payload_of(image),
-                )
-                for (image, _), vector in zip(decoded, vectors)
-            ]
-        )
-        done = [image for image, _ in decoded]
-        mark_indexed(session, done)
-    return BatchResult([image.id for image in done], unreadable)
+    images = [queued[i] for i in dict.fromkeys(image_ids) if i in queued][:limit]
+    size = runtime.settings.worker.batch_size
+    batches = [images[i : i + size] for i in range(0, len(images), size)]
+    result = BatchResult()
+    with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="findimage-decode") as pool:
+        ahead = _submit(pool, runtime, batches[0]) if batches else []
+        for number, batch in enumerate(batches):
+            current, ahead = ahead, _submit(pool, runtime, batches[number + 1]) if number + 1 < len(batches) else []
+            prepared = []
+            for image, future in zip(batch, current):
+                try:
+                    prepared.append(future.result())
+                except (InvalidImage, FileNotFoundError) as exc:
+                    result.unreadable[image.id] = f"{type(exc).__name__}: {exc}"
+            _write(runtime, prepared)
+            result.indexed += [p.image.id for p in prepared]
+    return result
 
 
 def payload_of(image: Image) -> dict:
@@ -74,13 +78,33 @@ def payload_of(image: Image) -> dict:
     }
 
 
-def _decode(runtime: Runtime, images: list[Image]) -> tuple[list[tuple[Image, DecodedImage]], dict[int, str]]:
-    decoded, unreadable = [], {}
-    min_side = runtime.embedder.image_size
-    for image in images:
-        try:
-            data = runtime.files.read_original(image.sha256)
-            decoded.append((image, decode_for_index(data, min_side, runtime.settings.limits)))
-        except (InvalidImage, FileNotFoundError) as exc:
-            unreadable[image.id] = f"{type(exc).__name__}: {exc}"
-    return decoded, unreadable
+def _submit(pool: ThreadPoolExecutor, runtime: Runtime, images: list[Image]) -> list[Future]:
+    return [pool.submit(_prepare, runtime, image) for image in images]
+
+
+def _prepare(runtime: Runtime, image: Image) -> _Prepared:
+    data = runtime.files.read_original(image.sha256)
+    decoded = decode_for_index(data, runtime.embedder.image_size, runtime.settings.limits)
+    return _Prepared(image, runtime.embedder.preprocess(decoded.pixels), decoded.thumbnail)
+
+
+def _write(runtime: Runtime, prepared: list[_Prepared]) -> None:
+    if not prepared:
+        return
+    vectors = runtime.embedder.embed_pixels(np.stack([p.pixels for p in prepared]))
+    captioned = [p.image for p in prepared if p.image.caption]
+    caption_vectors = dict(zip((i.id for i in captioned), runtime.embedder.embed_texts([i.caption for i in captioned])))
+    for p in prepared:
+        runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
+    runtime.vectors.upsert(
+        [
+            VectorPoint(
+                id=p.image.id,
+                vectors={IMAGE: vector, **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {})},
+                payload=payload_of(p.image),
+            )
+            for p, vector in zip(prepared, vectors)
+        ]
+    )
+    with runtime.session() as session:
+        mark_indexed(session, [p.image for p in prepared])

@@ -7,14 +7,15 @@ from rq.job import Job
 from core.images import record_failure
 from core.models import Image, ImageStatus
 from worker.context import current_runtime
-from worker.indexing import index_batch
+from worker.indexing import index_images
 from worker.queue import drop_jobs, ingest_queue, queued_image_ids
 
 log = logging.getLogger(__name__)
 
 
 def index_image(image_id: int) -> str:
-    """Index one image, and with it whatever else is queued, up to the batch size.
+    """Index one image, and with it whatever else is queued, up to ``batches_per_job``
+    batches (so decoding one batch overlaps embedding the previous one).
 
     The jobs of the images taken along are removed from the queue once their batch is
     indexed; should that removal not happen (a crash), they run later, find their image
@@ -27,9 +28,9 @@ def index_image(image_id: int) -> str:
         if image is None or image.status != ImageStatus.queued:
             return image.status.value if image else "deleted"
     queue = ingest_queue(runtime)
-    batch_size = runtime.settings.worker.batch_size
-    window = queued_image_ids(queue, 4 * batch_size)  # some may be done already: look further
-    result = index_batch(runtime, [image_id, *(i for i in window if i != image_id)], limit=batch_size)
+    limit = runtime.settings.worker.batch_size * runtime.settings.worker.batches_per_job
+    window = queued_image_ids(queue, 2 * limit)  # some may be done already: look further
+    result = index_images(runtime, [image_id, *(i for i in window if i != image_id)], limit=limit)
     drop_jobs(queue, [i for i in result.indexed if i != image_id])
     if image_id in result.unreadable:
         # Bytes that do not decode now never will: fail at once, without retries.

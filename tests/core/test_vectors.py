@@ -25,7 +25,7 @@ def clustered(n_clusters=4, per_cluster=10, seed=0):
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_clusters, DIM))
     points = centres.repeat(per_cluster, axis=0) + 0.05 * rng.normal(size=(n_clusters * per_cluster, DIM))
-    unit = lambda x: (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)  # noqa: E731
+    unit = lambda x: (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
     return unit(centres), unit(points)
 
 

@@ -35,10 +35,18 @@ def test_one_job_indexes_what_is_queued_in_one_batch(runtime):
     assert len(ingest_queue(runtime)) == 0  # the batched images' own jobs are gone
 
 
-def test_batches_never_exceed_the_batch_size(runtime):
-    ids = submit(runtime, *range(20, 20 + runtime.settings.worker.batch_size + 3))
+def test_a_job_takes_several_batches_and_no_model_call_exceeds_the_batch_size(runtime, monkeypatch):
+    worker = runtime.settings.worker
+    worker.batches_per_job = 2
+    calls = []
+    embed_pixels = runtime.embedder.embed_pixels
+    monkeypatch.setattr(runtime.embedder, "embed_pixels", lambda pixels: calls.append(len(pixels)) or embed_pixels(pixels))
+    ids = submit(runtime, *range(20, 20 + 2 * worker.batch_size + 3))
     run_jobs(runtime, max_jobs=1)
-    assert statuses(runtime, ids).count(ImageStatus.indexed) == runtime.settings.worker.batch_size
+    assert statuses(runtime, ids).count(ImageStatus.indexed) == 2 * worker.batch_size
+    assert calls == [worker.batch_size, worker.batch_size]
+    run_jobs(runtime)
+    assert statuses(runtime, ids) == [ImageStatus.indexed] * len(ids)
 
 
 def test_running_a_job_twice_changes_nothing(runtime):
