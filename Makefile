@@ -23,6 +23,7 @@ run: install
 	$(BIN)/findimage serve
 
 lint: install
+	$(BIN)/ruff check --quiet .
 	$(BIN)/lint-imports
 
 test: lint

@@ -92,6 +92,28 @@ def save_tiny(folder: Path) -> None:
     console.print(f"Saved. Use it with FINDIMAGE_CLIP__MODEL={name}")
 
 
+@model_app.command("export")
+def export_model(force: Annotated[bool, typer.Option(help="Export again even if an export exists")] = False) -> None:
+    """Export the configured CLIP model to ONNX (fp32 and int8) under the data dir and check
+    each against torch fp32. Serving does this on first use; run it ahead to start fast."""
+    from core.clip.export import AGREEMENT, Manifest, export, export_folder
+
+    settings = get_settings()
+    folder = export_folder(settings.clip, settings.resolved_models_dir)
+    manifest = None if force else Manifest.read(folder)
+    if manifest is None:
+        with console.status(f"Exporting {settings.clip.model} to {folder}"):
+            try:
+                manifest = export(settings.clip, folder)
+            except FindImageError as exc:
+                _fail(exc.message)
+    console.print(f"{settings.clip.model}: {folder}")
+    for precision, towers in manifest.agreement.items():
+        for tower, cosine in towers.items():
+            verdict = "[green]agrees[/]" if cosine >= AGREEMENT else f"[yellow]refused: below {AGREEMENT}[/]"
+            console.print(f"  {tower:6} {precision}: least cosine to torch fp32 {cosine:.6f}  {verdict}")
+
+
 def _open_runtime(settings):
     from core.runtime import Runtime
 

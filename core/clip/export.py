@@ -14,8 +14,10 @@ serving process) under a file lock (two processes starting together export once)
 """
 
 import argparse
+import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import shutil
@@ -36,7 +38,7 @@ from core.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 AGREEMENT = 0.998
 """Least cosine similarity to torch fp32, on every probe, for a precision to be used."""
 PRECISIONS = ("fp32", "int8")
@@ -66,6 +68,8 @@ class Manifest:
     preprocess: dict
     context_length: int
     clean: str
+    trim_tokens: bool
+    """The text tower takes token rows cut after the longest text's end token."""
     agreement: dict[str, dict[str, float]]
     """Per precision and tower: the least cosine to torch fp32 over the probe set."""
 
@@ -78,6 +82,11 @@ class Manifest:
             return cls(**json.loads((folder / "manifest.json").read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+def trim(tokens: np.ndarray) -> np.ndarray:
+    """Token rows cut after the last end-of-text token of the batch (the highest id)."""
+    return tokens[:, : int(tokens.argmax(axis=1).max()) + 1]
 
 
 def onnx_file(folder: Path, tower: str, precision: str) -> Path:
@@ -131,12 +140,17 @@ def export(settings: ClipSettings, folder: Path) -> Manifest:
     try:
         pixels = reference.preprocess.batch(probe_images(reference.image_size))
         tokens = tokenizer(PROBE_TEXTS).numpy()
-        _export_towers(reference.model, pixels, tokens, work)
+        trim_tokens = _export_towers(reference.model, pixels, tokens, work)
         expected = {"visual": reference.embed_pixels(pixels), "text": reference.embed_texts(PROBE_TEXTS)}
         inputs = {"visual": pixels, "text": tokens}
         agreement = {"fp32": {}, "int8": {}}
         for tower in TOWERS:
             agreement["fp32"][tower] = _agreement(onnx_file(work, tower, "fp32"), inputs[tower], expected[tower])
+            if tower == "text" and trim_tokens:  # the trimmed rows must give the same vectors
+                trimmed = trim(tokens)
+                agreement["fp32"][tower] = min(
+                    agreement["fp32"][tower], _agreement(onnx_file(work, tower, "fp32"), trimmed, expected[tower])
+                )
             agreement["int8"][tower] = _quantize(work, tower, inputs[tower], expected[tower])
         open_clip = open_clip_module()
         shutil.copy(Path(open_clip.__file__).parent / VOCAB_FILE, work / VOCAB_FILE)
@@ -147,6 +161,7 @@ def export(settings: ClipSettings, folder: Path) -> Manifest:
             preprocess=reference.preprocess.to_dict(),
             context_length=int(tokenizer.context_length),
             clean=clean,
+            trim_tokens=trim_tokens,
             agreement=agreement,
         )
         if not all(manifest.accepts("fp32", tower) for tower in TOWERS):
@@ -180,7 +195,8 @@ def probe_images(size: int) -> list:
     return images
 
 
-def _export_towers(model, pixels: np.ndarray, tokens: np.ndarray, folder: Path) -> None:
+def _export_towers(model, pixels: np.ndarray, tokens: np.ndarray, folder: Path) -> bool:
+    """Write both fp32 towers; return whether the text tower takes trimmed token rows."""
     import torch
 
     class Tower(torch.nn.Module):
@@ -191,30 +207,77 @@ def _export_towers(model, pixels: np.ndarray, tokens: np.ndarray, folder: Path) 
         def forward(self, x):
             return self.encode(x)
 
-    batch = {0: "batch"}
-    for tower, encode, example, input_name in (
-        ("visual", model.encode_image, torch.from_numpy(pixels[:2]), "pixels"),
-        ("text", model.encode_text, torch.from_numpy(tokens[:2]), "tokens"),
-    ):
-        # Not under inference_mode: it selects fused attention kernels ONNX cannot express.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notices
+    # Not under inference_mode: it selects fused attention kernels ONNX cannot express.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # the exporters' deprecation notices and progress
+        # The TorchScript exporter: fast, and fine for a fixed-size input.
+        torch.onnx.export(
+            Tower(model.encode_image),
+            (torch.from_numpy(pixels[:2]),),
+            str(onnx_file(folder, "visual", "fp32")),
+            input_names=["pixels"],
+            output_names=["embedding"],
+            dynamic_axes={"pixels": {0: "batch"}, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+        if not _trimmable(model):
             torch.onnx.export(
-                Tower(encode),
-                (example,),
-                str(onnx_file(folder, tower, "fp32")),
-                input_names=[input_name],
+                Tower(model.encode_text),
+                (torch.from_numpy(tokens[:2]),),
+                str(onnx_file(folder, "text", "fp32")),
+                input_names=["tokens"],
                 output_names=["embedding"],
-                dynamic_axes={input_name: batch, "embedding": batch},
+                dynamic_axes={"tokens": {0: "batch"}, "embedding": {0: "batch"}},
                 opset_version=17,
-                dynamo=False,  # the dynamo exporter mis-names the text tower's output (torch 2.13)
+                dynamo=False,
             )
+            return False
+        # A variable number of tokens needs torch.export: the TorchScript tracer bakes the
+        # sequence length into the attention's reshapes.
+        dims = {0: torch.export.Dim("batch", min=1, max=65536), 1: torch.export.Dim("tokens", min=2, max=tokens.shape[1])}
+        torch.onnx.export(
+            Tower(_trimmed_encode_text(model)),
+            (torch.from_numpy(tokens[:2]),),
+            str(onnx_file(folder, "text", "fp32")),
+            input_names=["tokens"],
+            output_names=["text_embedding"],  # "embedding" collides with a weight's name
+            dynamic_shapes=(dims,),
+            opset_version=18,
+            dynamo=True,
+        )
+    return True
+
+
+def _trimmable(model) -> bool:
+    """CLIP's text tower is causal and pools at the end-of-text token, so positions after
+    the longest text in a batch cannot change the result: a query of 8 tokens need not
+    run 77. The export check (against open_clip's full-length ``encode_text``) proves it."""
+    from open_clip.model import CLIP
+
+    return type(model) is CLIP and model.text_pool_type == "argmax" and model.attn_mask is not None
+
+
+def _trimmed_encode_text(model):
+    """open_clip's ``CLIP.encode_text``, on as many positions as the tokens given."""
+    import torch
+    from open_clip.transformer import text_global_pool
+
+    def encode_text(tokens):
+        length = tokens.shape[1]
+        x = model.token_embedding(tokens) + model.positional_embedding[:length]
+        x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:length, :length]))
+        x = text_global_pool(x, tokens, model.text_pool_type)
+        return model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+
+    return encode_text
 
 
 def _quantize(folder: Path, tower: str, inputs: np.ndarray, expected: np.ndarray) -> float:
     """Write the int8 tower with the quantisation recipe that agrees best with fp32; return
-    its agreement. Weights only, and only matrix products: quantised convolutions (the
-    patch embedding, ResNet towers) run several times slower than fp32 ones on CPU."""
+    its agreement. Weights only, of matrix products and lookups (the token embedding is
+    most of the text tower's size); not convolutions: quantised ones (the patch embedding,
+    ResNet towers) run several times slower than fp32 ones on CPU."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     best, target = -1.0, onnx_file(folder, tower, "int8")
@@ -226,7 +289,7 @@ def _quantize(folder: Path, tower: str, inputs: np.ndarray, expected: np.ndarray
                 onnx_file(folder, tower, "fp32"),
                 candidate,
                 weight_type=QuantType.QInt8,
-                op_types_to_quantize=["MatMul", "Gemm"],
+                op_types_to_quantize=["MatMul", "Gemm", "Gather"],
                 **recipe,
             )
         finally:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.clip.base import Embedder
-from core.clip.export import AGREEMENT, TOWERS, Manifest, ensure_exported, onnx_file
+from core.clip.export import AGREEMENT, TOWERS, Manifest, ensure_exported, onnx_file, trim
 from core.clip.preprocess import Preprocess
 from core.clip.tokenizer import VOCAB_FILE, ClipTokenizer
 from core.config import ClipSettings
@@ -75,7 +75,10 @@ class OnnxEmbedder(Embedder):
         return self._session("visual").run(None, {"pixels": pixels})[0]
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
-        return self._session("text").run(None, {"tokens": self._tokenizer(texts)})[0]
+        tokens = self._tokenizer(texts)
+        if self._manifest.trim_tokens:
+            tokens = trim(tokens)
+        return self._session("text").run(None, {"tokens": tokens})[0]
 
     def _session(self, tower: str):
         session = self._sessions.get(tower)

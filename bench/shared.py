@@ -1,0 +1,47 @@
+"""What the benchmarks share: a random-weight model saved (and exported) once per work
+dir, and photo-like synthetic JPEGs. Random weights run exactly as fast as trained ones."""
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_WORK_DIR = Path("/tmp/findimage-bench")
+
+
+def random_model(architecture: str, work_dir: Path) -> str:
+    """``local-dir:`` name of a random-weight ``architecture``, saved on first use."""
+    from core.clip.torch_backend import save_random_model
+
+    folder = work_dir / "models-src" / architecture
+    if not (folder / "open_clip_model.safetensors").exists():
+        print(f"Saving a random-weight {architecture} to {folder} ...", flush=True)
+        save_random_model(architecture, folder)
+    return f"local-dir:{folder}"
+
+
+def synthetic_jpegs(n: int, size=(1280, 960), seed=0) -> list[bytes]:
+    """Photo-sized JPEGs with shapes and noise, so decoding costs what a photo costs."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        base = rng.integers(0, 255, size=(size[1] // 8, size[0] // 8, 3), dtype=np.uint8)
+        image = Image.fromarray(base).resize(size, Image.Resampling.BILINEAR)
+        draw = ImageDraw.Draw(image)
+        for _ in range(12):
+            x, y = rng.integers(0, size[0]), rng.integers(0, size[1])
+            w, h = rng.integers(20, max(21, size[0] // 4)), rng.integers(20, max(21, size[1] // 4))
+            draw.ellipse([x, y, x + w, y + h], fill=tuple(rng.integers(0, 255, 3).tolist()))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=88)
+        out.append(buffer.getvalue())
+    return out
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:7.1f}"
