@@ -8,7 +8,7 @@ TORCH_PIP_ARGS ?=
 # The database tests also run on PostgreSQL when this points at one (empty: SQLite only).
 FINDIMAGE_TEST_DATABASE_URL ?=
 
-.PHONY: install run test lint bench tiny-model clean
+.PHONY: install run test lint bench bench-inference tiny-model clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,9 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/ingest.py
+
+bench-inference: install
+	$(BIN)/python bench/inference.py
 
 # A tiny random-weight CLIP as an open_clip local-dir model, for offline smoke runs.
 tiny-model: install
