@@ -35,8 +35,11 @@ from core.config import ClipSettings, LimitSettings
 from core.decoding import decode_for_index, make_thumbnail
 
 BATCHES = (1, 8, 32)
-QUERIES = [f"a photo of {thing} in the {place}" for thing in ("a dog", "two cats", "the team", "a whiteboard")
-           for place in ("office", "park", "rain", "snow", "kitchen")]
+QUERIES = [
+    f"a photo of {thing} in the {place}"
+    for thing in ("a dog", "two cats", "the team", "a whiteboard")
+    for place in ("office", "park", "rain", "snow", "kitchen")
+]
 
 COLD_START = textwrap.dedent(
     """
@@ -144,8 +147,10 @@ def main() -> None:
 
     model = random_model(args.model, args.work_dir)
     models_dir = args.work_dir / "exports"
-    settings = {p: ClipSettings(model=model, backend=b, precision=p, threads=args.threads)
-                for b, p in (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx", "int8"))}
+    settings = {
+        p: ClipSettings(model=model, backend=b, precision=p, threads=args.threads)
+        for b, p in (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx", "int8"))
+    }
     backends = {"torch fp32": TorchEmbedder(settings["fp32"])}
     if cpu_has_native_bf16():
         backends["torch bf16 weights"] = TorchEmbedder(settings["bf16"])
@@ -159,18 +164,28 @@ def main() -> None:
     expected_images, expected_texts = reference.embed_pixels(pixels), reference.embed_texts(QUERIES)
 
     print(f"\n{args.model}, {args.threads or 'all'} threads; images/s by batch size, one text query (median)\n")
-    print(f"{'backend':22} " + " ".join(f"{'b=' + str(b):>7}" for b in BATCHES) + "   query ms   least cosine to torch fp32 (image / text)")
+    print(
+        f"{'backend':22} "
+        + " ".join(f"{'b=' + str(b):>7}" for b in BATCHES)
+        + "   query ms   least cosine to torch fp32 (image / text)"
+    )
     for name, embedder in backends.items():
         rates = [images_per_second(embedder, pixels, b) for b in BATCHES]
         ms = query_ms(embedder)
         image_cos = np.min(np.sum(expected_images * embedder.embed_pixels(pixels), axis=1))
         text_cos = np.min(np.sum(expected_texts * embedder.embed_texts(QUERIES), axis=1))
-        print(f"{name:22} " + " ".join(f"{r:7.1f}" for r in rates) + f"   {ms:8.1f}   {image_cos:.5f} / {text_cos:.5f}", flush=True)
+        print(
+            f"{name:22} " + " ".join(f"{r:7.1f}" for r in rates) + f"   {ms:8.1f}   {image_cos:.5f} / {text_cos:.5f}",
+            flush=True,
+        )
 
     print("\ncold start: process start -> first text embedding")
     data_dir = args.work_dir / "cold-start-data"
-    for kind, label, clip in (("onnx", "query path, onnx int8", settings["int8"]), ("torch", "query path, torch", settings["fp32"]),
-                              ("api", "API process (default)", ClipSettings(model=model, threads=args.threads))):
+    for kind, label, clip in (
+        ("onnx", "query path, onnx int8", settings["int8"]),
+        ("torch", "query path, torch", settings["fp32"]),
+        ("api", "API process (default)", ClipSettings(model=model, threads=args.threads)),
+    ):
         seconds, rss, torch_loaded = cold_start(kind, clip, models_dir, data_dir)
         print(f"  {label:24} {seconds:5.2f} s   peak RSS {rss:6.0f} MB   torch imported: {torch_loaded}", flush=True)
 

@@ -75,9 +75,7 @@ def end_to_end_rates(settings: Settings, embedder: Embedder, jpegs: list[bytes],
         uploaded = time.perf_counter() - started
         while True:
             with runtime.session() as session:
-                done = session.exec(
-                    select(func.count()).where(ImageRecord.status == ImageStatus.indexed)
-                ).one()
+                done = session.exec(select(func.count()).where(ImageRecord.status == ImageStatus.indexed)).one()
             if done == len(jpegs):
                 break
             time.sleep(0.01)
@@ -101,7 +99,10 @@ def main() -> None:
     clip = ClipSettings(model=random_model(args.model, args.work_dir), threads=args.threads)
     print(f"Making {args.images} synthetic 1280x960 JPEGs ...", flush=True)
     jpegs = synthetic_jpegs(args.images)
-    with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp,
+        EmbeddedValkey(Path(tmp) / "valkey") as redis_url,
+    ):
         settings = Settings(
             data_dir=Path(tmp) / "data",
             models_dir=args.work_dir / "exports",
@@ -116,7 +117,9 @@ def main() -> None:
     print()
     print(f"model {args.model} on {embedder.name}, batch {args.batch_size}, {args.images} images")
     print(f"bare model                   {bare:8.1f} images/s")
-    print(f"uploads accepted             {accepted:8.1f} images/s   ({args.clients} upload clients, worker busy alongside)")
+    print(
+        f"uploads accepted             {accepted:8.1f} images/s   ({args.clients} upload clients, worker busy alongside)"
+    )
     print(f"end to end (upload->indexed) {e2e:8.1f} images/s")
     print(f"ratio end-to-end / bare model: {e2e / bare:.2f}")
 

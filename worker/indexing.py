@@ -100,7 +100,10 @@ def _write(runtime: Runtime, prepared: list[_Prepared]) -> None:
         [
             VectorPoint(
                 id=p.image.id,
-                vectors={IMAGE: vector, **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {})},
+                vectors={
+                    IMAGE: vector,
+                    **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {}),
+                },
                 payload=payload_of(p.image),
             )
             for p, vector in zip(prepared, vectors)

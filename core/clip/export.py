@@ -116,7 +116,15 @@ def ensure_exported(settings: ClipSettings, models_dir: Path) -> tuple[Path, Man
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be exporting it right now
         if Manifest.read(folder) is None:
             log.warning("Exporting CLIP %s to ONNX in %s (once per model; takes a while)", settings.model, folder)
-            command = [sys.executable, "-m", "core.clip.export", "--settings", settings.model_dump_json(), "--out", str(folder)]
+            command = [
+                sys.executable,
+                "-m",
+                "core.clip.export",
+                "--settings",
+                settings.model_dump_json(),
+                "--out",
+                str(folder),
+            ]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode != 0:
                 raise ModelUnavailable(_child_error(done.stderr))
@@ -235,7 +243,10 @@ def _export_towers(model, pixels: np.ndarray, tokens: np.ndarray, folder: Path) 
             return False
         # A variable number of tokens needs torch.export: the TorchScript tracer bakes the
         # sequence length into the attention's reshapes.
-        dims = {0: torch.export.Dim("batch", min=1, max=65536), 1: torch.export.Dim("tokens", min=2, max=tokens.shape[1])}
+        dims = {
+            0: torch.export.Dim("batch", min=1, max=65536),
+            1: torch.export.Dim("tokens", min=2, max=tokens.shape[1]),
+        }
         torch.onnx.export(
             Tower(_trimmed_encode_text(model)),
             (torch.from_numpy(tokens[:2]),),
@@ -268,7 +279,11 @@ def _trimmed_encode_text(model):
         x = model.token_embedding(tokens) + model.positional_embedding[:length]
         x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:length, :length]))
         x = text_global_pool(x, tokens, model.text_pool_type)
-        return model.text_projection(x) if isinstance(model.text_projection, torch.nn.Linear) else x @ model.text_projection
+        return (
+            model.text_projection(x)
+            if isinstance(model.text_projection, torch.nn.Linear)
+            else x @ model.text_projection
+        )
 
     return encode_text
 

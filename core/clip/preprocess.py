@@ -59,7 +59,9 @@ class Preprocess:
 
     def __call__(self, image: Image.Image) -> np.ndarray:
         """An RGB image as the model's input: float32 ``[3, size, size]``."""
-        resized = image.convert("RGB").resize(self._resized_size(image.size), _FILTERS[self.interpolation], reducing_gap=self.reducing_gap)
+        resized = image.convert("RGB").resize(
+            self._resized_size(image.size), _FILTERS[self.interpolation], reducing_gap=self.reducing_gap
+        )
         width, height = resized.size
         left, top = int(round((width - self.size) / 2.0)), int(round((height - self.size) / 2.0))
         cropped = resized.crop((left, top, left + self.size, top + self.size))

@@ -33,11 +33,19 @@ def test_an_api_process_on_the_onnx_backend_never_imports_torch(tmp_path, settin
     photo = tmp_path / "duck.jpg"
     photo.write_bytes(distinct_jpeg(99, size=(640, 480)))
     done = subprocess.run(
-        [sys.executable, "-c", SERVE_AND_QUERY, str(tmp_path / "data"), str(settings.models_dir), settings.redis_url, tiny_model, str(photo)],
+        [
+            sys.executable,
+            "-c",
+            SERVE_AND_QUERY,
+            str(tmp_path / "data"),
+            str(settings.models_dir),
+            settings.redis_url,
+            tiny_model,
+            str(photo),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
-

@@ -24,9 +24,18 @@ def images(n: int = 4) -> list[Image.Image]:
 
 @pytest.fixture(scope="module")
 def backends(tiny_model, models_dir, embedder, torch_embedder):
-    onnx = {p: OnnxEmbedder(ClipSettings(model=tiny_model, backend="onnx", precision=p), models_dir) for p in ("fp32", "int8")}
+    onnx = {
+        p: OnnxEmbedder(ClipSettings(model=tiny_model, backend="onnx", precision=p), models_dir)
+        for p in ("fp32", "int8")
+    }
     bf16 = TorchEmbedder(ClipSettings(model=tiny_model, backend="torch", precision="bf16"))
-    return {"default": embedder, "torch-fp32": torch_embedder, "torch-bf16": bf16, "onnx-fp32": onnx["fp32"], "onnx-int8": onnx["int8"]}
+    return {
+        "default": embedder,
+        "torch-fp32": torch_embedder,
+        "torch-bf16": bf16,
+        "onnx-fp32": onnx["fp32"],
+        "onnx-int8": onnx["int8"],
+    }
 
 
 @pytest.mark.parametrize("backend", ["default", "torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8"])

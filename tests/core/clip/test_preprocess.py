@@ -36,7 +36,10 @@ def test_the_fast_path_stays_within_cosine_0_999_of_the_full_size_path(torch_emb
         image.resize(size, Image.Resampling.BICUBIC).save(buffer, "JPEG", quality=90)
         photos.append(buffer.getvalue())
     fast = np.stack(
-        [torch_embedder.preprocess(decode_for_index(data, torch_embedder.image_size, LimitSettings()).pixels) for data in photos]
+        [
+            torch_embedder.preprocess(decode_for_index(data, torch_embedder.image_size, LimitSettings()).pixels)
+            for data in photos
+        ]
     )
     full = np.stack([open_clip_transform(Image.open(io.BytesIO(data)).convert("RGB")).numpy() for data in photos])
     cosine = np.sum(torch_embedder.embed_pixels(fast) * torch_embedder.embed_pixels(full), axis=1)

@@ -10,9 +10,41 @@ from core.clip.tokenizer import VOCAB_FILE, ClipTokenizer
 
 def strings() -> list[str]:
     rng = random.Random(7)
-    words = ["photo", "dog", "café", "naïve", "Straße", "東京", "🐶", "🎉🎉", "don't", "it's", "we'll", "I'd",
-             "&amp;", "&lt;b&gt;", "2026", "3.14", "x-ray", "e-mail", "HELLO", "MiXeD", "\t", "\n", "  ", "ﬁ",
-             "Ωmega", "привет", "مرحبا", "🇫🇷", "👩‍💻", "a_b", "#tag", "@here", "https://example.com/a?b=c"]
+    words = [
+        "photo",
+        "dog",
+        "café",
+        "naïve",
+        "Straße",
+        "東京",
+        "🐶",
+        "🎉🎉",
+        "don't",
+        "it's",
+        "we'll",
+        "I'd",
+        "&amp;",
+        "&lt;b&gt;",
+        "2026",
+        "3.14",
+        "x-ray",
+        "e-mail",
+        "HELLO",
+        "MiXeD",
+        "\t",
+        "\n",
+        "  ",
+        "ﬁ",
+        "Ωmega",
+        "привет",
+        "مرحبا",
+        "🇫🇷",
+        "👩‍💻",
+        "a_b",
+        "#tag",
+        "@here",
+        "https://example.com/a?b=c",
+    ]
     fixed = ["", " ", "a", "A photo of a dog.", "x" * 500, "word " * 120, "emoji " + "😀" * 90, "ÀÉÎÕÜ"]
     return fixed + [" ".join(rng.choices(words, k=rng.randint(1, 40))) for _ in range(300)]
 
