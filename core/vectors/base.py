@@ -27,6 +27,23 @@ class StoredPoint:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class SearchFilter:
+    """Payload conditions a hit must meet; ``None`` means any. Times are epoch seconds."""
+
+    source: str | None = None
+    channel: str | None = None
+    uploader: str | None = None
+    after: float | None = None
+    before: float | None = None
+
+    def keywords(self) -> dict[str, str]:
+        return {key: value for key in KEYWORD_FIELDS if (value := getattr(self, key)) is not None}
+
+    def is_empty(self) -> bool:
+        return not self.keywords() and self.after is None and self.before is None
+
+
 @dataclass
 class Hit:
     id: int
@@ -47,9 +64,14 @@ class VectorStore(Protocol):
     def delete(self, ids: Sequence[int]) -> None: ...
 
     def search(
-        self, using: str, vector: np.ndarray, limit: int, score_threshold: float | None = None
+        self,
+        using: str,
+        vector: np.ndarray,
+        limit: int,
+        score_threshold: float | None = None,
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
-        """Nearest points by the named vector ``using``, best first."""
+        """Nearest points by the named vector ``using`` that meet ``where``, best first."""
 
     def count(self) -> int: ...
 

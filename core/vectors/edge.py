@@ -16,6 +16,7 @@ import qdrant_edge as qe
 
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
+    SearchFilter,
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
     VECTOR_NAMES,
@@ -107,13 +108,19 @@ class EdgeStore:
             self._update(qe.UpdateOperation.delete_points(list(ids)))
 
     def search(
-        self, using: str, vector: np.ndarray, limit: int, score_threshold: float | None = None
+        self,
+        using: str,
+        vector: np.ndarray,
+        limit: int,
+        score_threshold: float | None = None,
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(as_list(vector), using=using),
             with_payload=True,
             score_threshold=score_threshold,
+            filter=_edge_filter(where),
         )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
@@ -145,3 +152,12 @@ class EdgeStore:
             return method(*args, **kwargs)
         except Exception as exc:  # the bindings raise plain Exceptions; convert them here
             raise ServiceUnavailable(f"The vector store failed: {exc}") from exc
+
+
+def _edge_filter(where: SearchFilter | None) -> qe.Filter | None:
+    if where is None or where.is_empty():
+        return None
+    must = [qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.keywords().items()]
+    if where.after is not None or where.before is not None:
+        must.append(qe.FieldCondition("created_at", range=qe.RangeFloat(gte=where.after, lt=where.before)))
+    return qe.Filter(must=must)

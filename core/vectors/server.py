@@ -13,6 +13,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
+    SearchFilter,
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
     VECTOR_NAMES,
@@ -90,7 +91,12 @@ class ServerStore:
                 self.client.delete(self.collection, models.PointIdsList(points=list(ids)), wait=True)
 
     def search(
-        self, using: str, vector: np.ndarray, limit: int, score_threshold: float | None = None
+        self,
+        using: str,
+        vector: np.ndarray,
+        limit: int,
+        score_threshold: float | None = None,
+        where: SearchFilter | None = None,
     ) -> list[Hit]:
         with _translated():
             response = self.client.query_points(
@@ -99,6 +105,7 @@ class ServerStore:
                 using=using,
                 limit=limit,
                 score_threshold=score_threshold,
+                query_filter=_server_filter(where),
                 with_payload=True,
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
@@ -120,3 +127,12 @@ def _translated():
         yield
     except (ResponseHandlingException, UnexpectedResponse, httpx.TransportError, ConnectionError) as exc:
         raise ServiceUnavailable(f"The Qdrant server is unavailable: {exc}") from exc
+
+
+def _server_filter(where: SearchFilter | None) -> models.Filter | None:
+    if where is None or where.is_empty():
+        return None
+    must = [models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.keywords().items()]
+    if where.after is not None or where.before is not None:
+        must.append(models.FieldCondition(key="created_at", range=models.Range(gte=where.after, lt=where.before)))
+    return models.Filter(must=must)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.errors import ServiceUnavailable
-from core.vectors import IMAGE, TEXT, VectorPoint
+from core.vectors import IMAGE, TEXT, SearchFilter, VectorPoint
 from core.vectors.edge import EdgeStore
 from core.vectors.server import ServerStore
 
@@ -66,6 +66,29 @@ def test_score_threshold_cuts_weak_matches(store):
     store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(vectors)])
     hits = store.search(IMAGE, centres[0], limit=10, score_threshold=0.9)
     assert {h.id for h in hits} == {1, 2, 3, 4, 5}
+
+
+def test_filters_keep_only_matching_payloads(store):
+    centres, vectors = clustered(n_clusters=1, per_cluster=8)
+    store.upsert([
+        VectorPoint(
+            id=i + 1,
+            vectors={IMAGE: v},
+            payload={"source": "slack" if i % 2 else "web", "channel": f"C{i % 3}", "uploader": "ana" if i < 4 else "bo",
+                     "created_at": 1000.0 + 100 * i},
+        )
+        for i, v in enumerate(vectors)
+    ])
+
+    def ids(**where):
+        return {h.id for h in store.search(IMAGE, centres[0], limit=20, where=SearchFilter(**where))}
+
+    assert ids() == set(range(1, 9))
+    assert ids(source="slack") == {2, 4, 6, 8}
+    assert ids(source="slack", uploader="ana") == {2, 4}
+    assert ids(channel="C0") == {1, 4, 7}
+    assert ids(after=1200.0, before=1500.0) == {3, 4, 5}  # after is inclusive, before is not
+    assert ids(uploader="nobody") == set()
 
 
 def test_upsert_replaces_and_delete_removes(store):
