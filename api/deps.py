@@ -29,3 +29,13 @@ def get_queue(runtime: RuntimeDep) -> Queue:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 QueueDep = Annotated[Queue, Depends(get_queue)]
+
+
+def get_caller(request: Request) -> str:
+    """Who is asking, for their history: the ``X-FindImage-User`` header (set by the Slack
+    bot or a trusted proxy), else the browser's ``findimage_user`` cookie, else anonymous."""
+    caller = request.headers.get("x-findimage-user") or request.cookies.get("findimage_user") or "anonymous"
+    return caller[:255]
+
+
+CallerDep = Annotated[str, Depends(get_caller)]

@@ -9,6 +9,7 @@ from core.errors import (
     FindImageError,
     ImageTooLarge,
     InvalidImage,
+    InvalidRequest,
     ModelUnavailable,
     NotFound,
     ServiceUnavailable,
@@ -18,6 +19,7 @@ from core.errors import (
 # Most specific first: the first match wins.
 STATUS_BY_ERROR: list[tuple[type[FindImageError], int]] = [
     (NotFound, 404),
+    (InvalidRequest, 422),
     (UnsupportedImage, 415),
     (ImageTooLarge, 413),
     (InvalidImage, 400),

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import health, images
+from api.routes import health, images, search
 from core.config import Settings, get_settings
 from core.runtime import Runtime
 from worker.runner import EmbeddedWorker
@@ -39,5 +39,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(images.router)
+    app.include_router(search.router)
     app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")
     return app

@@ -1,6 +1,7 @@
 """findimage's exceptions. Library errors are converted to these at the boundary.
 
     FindImageError
+    ├── InvalidRequest           a parameter makes no sense (an empty query)
     ├── NotFound                 the thing asked for does not exist
     ├── InvalidImage             the bytes are not an image we accept (corrupt, truncated)
     │   ├── UnsupportedImage     a format we do not read (or not an image at all)
@@ -16,6 +17,10 @@ class FindImageError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class InvalidRequest(FindImageError):
+    code = "invalid_request"
 
 
 class NotFound(FindImageError):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 
@@ -70,3 +71,25 @@ class ImagePublic(ImageBase):
             thumbnail_url=f"/api/images/{image.id}/thumbnail",
             duplicate=duplicate,
         )
+
+
+class SearchKind(StrEnum):
+    text = "text"
+    image = "image"
+    click = "click"
+
+
+class SearchEvent(SQLModel, table=True):
+    """One search a person made: their history, and what their taste is learned from."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user: str = Field(max_length=255, index=True)
+    kind: SearchKind
+    query: str | None = Field(default=None, max_length=1000)
+    """The text searched for, or a description of the example image."""
+    image_id: int | None = Field(default=None, index=True)
+    """The clicked image (kind ``click``)."""
+    filters: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    page: int = 1
+    result_count: int = 0
+    created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -16,11 +16,11 @@ import qdrant_edge as qe
 
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
-    SearchFilter,
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
     VECTOR_NAMES,
     Hit,
+    SearchFilter,
     StoredPoint,
     VectorPoint,
     as_array,

@@ -13,11 +13,11 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
-    SearchFilter,
     FLOAT_FIELDS,
     KEYWORD_FIELDS,
     VECTOR_NAMES,
     Hit,
+    SearchFilter,
     StoredPoint,
     VectorPoint,
     as_array,
@@ -127,6 +127,10 @@ def _translated():
         yield
     except (ResponseHandlingException, UnexpectedResponse, httpx.TransportError, ConnectionError) as exc:
         raise ServiceUnavailable(f"The Qdrant server is unavailable: {exc}") from exc
+    except RuntimeError as exc:  # qdrant-client's local mode, once closed
+        if "closed" not in str(exc):
+            raise
+        raise ServiceUnavailable(f"The vector store is closed: {exc}") from exc
 
 
 def _server_filter(where: SearchFilter | None) -> models.Filter | None:

@@ -1,0 +1,88 @@
+"""Searching by text: GET /api/search."""
+
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.deps import CallerDep, RuntimeDep
+from core.errors import InvalidRequest, ServiceUnavailable
+from core.history import record_search
+from core.models import ImageSource, SearchEvent, SearchKind
+from core.vectors import SearchFilter
+from recommender.search import search_text
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+class SearchResult(BaseModel):
+    id: int
+    score: float
+    """Cosine similarity in the best index that matched (text to image, or text to caption)."""
+    matched: list[str]
+    """The indexes that found it: ``image`` (what it shows) and/or ``text`` (its caption)."""
+    caption: str | None
+    source: str | None
+    thumbnail_url: str
+    file_url: str
+
+
+class SearchResponse(BaseModel):
+    query: str
+    page: int
+    limit: int
+    total_found: int
+    """Results in the whole ranking (at most 300); with ``score_threshold``, how many strong
+    matches there are."""
+    results: list[SearchResult]
+
+
+@router.get("/search", response_model=SearchResponse)
+def search(
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words")],
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 15,
+    score_threshold: Annotated[float | None, Query(ge=-1, le=1, description="Least cosine similarity")] = None,
+    source: ImageSource | None = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    uploader: Annotated[str | None, Query(max_length=255)] = None,
+    after: Annotated[datetime | None, Query(description="Added at or after (ISO 8601)")] = None,
+    before: Annotated[datetime | None, Query(description="Added before (ISO 8601)")] = None,
+):
+    """Images matching a text, by what they show and by their captions, fused into one
+    ranking. Pages of the same query never repeat or skip an image."""
+    query = " ".join(q.split())
+    if not query:
+        raise InvalidRequest("The query is empty: say what to look for.")
+    where = SearchFilter(
+        source=source.value if source else None,
+        channel=channel,
+        uploader=uploader,
+        after=after.timestamp() if after else None,
+        before=before.timestamp() if before else None,
+    )
+    found = search_text(runtime, query, page, limit, score_threshold, where)
+    filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
+                                 "after": after and after.isoformat(), "before": before and before.isoformat(),
+                                 "score_threshold": score_threshold}.items() if v is not None}
+    try:
+        with runtime.session() as session:
+            record_search(session, SearchEvent(user=caller, kind=SearchKind.text, query=query, filters=filters,
+                                               page=page, result_count=len(found.results)))
+    except ServiceUnavailable:
+        log.warning("Search history not recorded: the database is unavailable")
+    return SearchResponse(
+        query=query,
+        page=found.page,
+        limit=found.limit,
+        total_found=found.total_found,
+        results=[
+            SearchResult(**vars(m), thumbnail_url=f"/api/images/{m.id}/thumbnail", file_url=f"/api/images/{m.id}/file")
+            for m in found.results
+        ],
+    )
