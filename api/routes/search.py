@@ -1,4 +1,4 @@
-"""Searching by text: GET /api/search."""
+"""Searching: by text (GET /api/search) and by click (GET /api/images/{id}/similar)."""
 
 import logging
 from datetime import datetime
@@ -13,6 +13,7 @@ from core.history import record_search
 from core.models import ImageSource, SearchEvent, SearchKind
 from core.vectors import SearchFilter
 from recommender.search import search_text
+from recommender.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["search"])
@@ -70,19 +71,42 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    try:
-        with runtime.session() as session:
-            record_search(session, SearchEvent(user=caller, kind=SearchKind.text, query=query, filters=filters,
-                                               page=page, result_count=len(found.results)))
-    except ServiceUnavailable:
-        log.warning("Search history not recorded: the database is unavailable")
+    _record(runtime, SearchEvent(user=caller, kind=SearchKind.text, query=query, filters=filters, page=page,
+                                 result_count=len(found.results)))
     return SearchResponse(
         query=query,
         page=found.page,
         limit=found.limit,
         total_found=found.total_found,
-        results=[
-            SearchResult(**vars(m), thumbnail_url=f"/api/images/{m.id}/thumbnail", file_url=f"/api/images/{m.id}/file")
-            for m in found.results
-        ],
+        results=[_result(m) for m in found.results],
     )
+
+
+class SimilarResponse(BaseModel):
+    image_id: int
+    page: int
+    results: list[SearchResult]
+
+
+@router.get("/images/{image_id}/similar", response_model=SimilarResponse, tags=["images"])
+def similar(runtime: RuntimeDep, caller: CallerDep, image_id: int, page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1):
+    """More like this image: 7 neighbours by what it shows and 7 by its caption a page
+    (14 by what it shows when it has no caption), from its stored vectors."""
+    found = similar_to(runtime, image_id, page)
+    _record(runtime, SearchEvent(user=caller, kind=SearchKind.click, image_id=image_id, page=page,
+                                 result_count=len(found)))
+    return SimilarResponse(image_id=image_id, page=page, results=[_result(m) for m in found])
+
+
+def _result(match) -> SearchResult:
+    return SearchResult(**vars(match), thumbnail_url=f"/api/images/{match.id}/thumbnail",
+                        file_url=f"/api/images/{match.id}/file")
+
+
+def _record(runtime, event: SearchEvent) -> None:
+    """History is worth keeping, not worth failing a search for."""
+    try:
+        with runtime.session() as session:
+            record_search(session, event)
+    except ServiceUnavailable:
+        log.warning("Search history not recorded: the database is unavailable")

@@ -1,0 +1,68 @@
+"""More like this: the neighbours of an image people clicked, from its stored vectors.
+
+No model runs: the clicked image's own ``image`` and ``text`` vectors are the queries.
+Each page shows ``PER_INDEX`` images from the image index and ``PER_INDEX`` from the
+caption index (when the clicked image has a caption; otherwise the image index fills the
+page), interleaved, never the clicked image, never one already shown on an earlier page.
+Both lists are searched to a fixed depth, so every page comes from the same two lists.
+"""
+
+from core.errors import NotFound
+from core.runtime import Runtime
+from core.vectors import IMAGE, TEXT, Hit
+from recommender.search import Match
+
+PER_INDEX = 7
+MAX_PAGES = 20
+
+
+def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> list[Match]:
+    points = runtime.vectors.retrieve([image_id])
+    if not points:
+        raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")
+    (point,) = points
+    depth = MAX_PAGES * 2 * PER_INDEX + 1
+    lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth)}
+    if TEXT in point.vectors:
+        lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth)
+    shown = {image_id}
+    queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
+    for number in range(1, min(page, MAX_PAGES) + 1):
+        results = _one_page(queues, shown)
+        if number == page:
+            return results
+    return []
+
+
+def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Match]:
+    """Take the next unseen hits: PER_INDEX per index, the image index filling what the
+    caption index cannot."""
+    taken: dict[str, list[Hit]] = {index: [] for index in queues}
+    quota = {index: PER_INDEX for index in queues}
+    if TEXT not in queues:
+        quota[IMAGE] = 2 * PER_INDEX
+    for index in (TEXT, IMAGE):  # the caption index first, so the image index fills its gap
+        if index not in queues:
+            continue
+        if index == IMAGE and TEXT in queues:
+            quota[IMAGE] += PER_INDEX - len(taken[TEXT])
+        while queues[index] and len(taken[index]) < quota[index]:
+            hit = queues[index].pop(0)
+            if hit.id not in shown:
+                shown.add(hit.id)
+                taken[index].append(hit)
+    image, text = taken.get(IMAGE, []), taken.get(TEXT, [])
+    order = []
+    for i in range(max(len(image), len(text))):
+        order += [(image[i], IMAGE)] if i < len(image) else []
+        order += [(text[i], TEXT)] if i < len(text) else []
+    return [
+        Match(
+            id=hit.id,
+            score=round(float(hit.score), 6),
+            matched=[index],
+            caption=hit.payload.get("caption"),
+            source=hit.payload.get("source"),
+        )
+        for hit, index in order
+    ]
