@@ -13,6 +13,7 @@ from core.errors import (
     ModelUnavailable,
     NotFound,
     ServiceUnavailable,
+    TimedOut,
     UnsupportedImage,
 )
 
@@ -25,6 +26,7 @@ STATUS_BY_ERROR: list[tuple[type[FindImageError], int]] = [
     (InvalidImage, 400),
     (ServiceUnavailable, 503),
     (ModelUnavailable, 503),
+    (TimedOut, 504),
 ]
 
 

@@ -72,10 +72,16 @@ def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
 def decode_for_index(data: bytes, min_side: int, limits: LimitSettings) -> DecodedImage:
     """Decode stored bytes once, at the smallest scale that still gives the model at least
     ``min_side`` pixels on the short side and the thumbnail its full size."""
-    with _open(data, limits) as image:
-        image.draft("RGB", _draft_size(image.size, min_side, THUMBNAIL_SIZE))
-        pixels = _load_rgb(image)
+    pixels = decode_scaled(data, min_side, THUMBNAIL_SIZE, limits)
     return DecodedImage(pixels=pixels, thumbnail=make_thumbnail(pixels))
+
+
+def decode_scaled(data: bytes, min_side: int, min_long_side: int, limits: LimitSettings) -> Image.Image:
+    """Upright RGB pixels, decoded at the smallest scale (JPEG) that keeps at least
+    ``min_side`` pixels on the short side and ``min_long_side`` on the long one."""
+    with _open(data, limits) as image:
+        image.draft("RGB", _draft_size(image.size, min_side, min_long_side))
+        return _load_rgb(image)
 
 
 def make_thumbnail(image: Image.Image) -> bytes:

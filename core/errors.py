@@ -7,7 +7,8 @@
     │   ├── UnsupportedImage     a format we do not read (or not an image at all)
     │   └── ImageTooLarge        over the byte or pixel limit
     ├── ModelUnavailable         CLIP weights cannot be loaded
-    └── ServiceUnavailable       Redis, Qdrant or the database cannot be reached
+    ├── ServiceUnavailable       Redis, Qdrant or the database cannot be reached
+    └── TimedOut                 the model or the store took longer than allowed
 """
 
 
@@ -45,3 +46,7 @@ class ModelUnavailable(FindImageError):
 
 class ServiceUnavailable(FindImageError):
     code = "service_unavailable"
+
+
+class TimedOut(FindImageError):
+    code = "timeout"

@@ -15,11 +15,15 @@ search sees new images); later pages use the ranking of the page 1 they follow.
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import redis
 
+from core.decoding import CheckedImage, check_image, decode_scaled
+from core.errors import TimedOut
 from core.runtime import Runtime
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
 
@@ -30,6 +34,7 @@ RANKING_TTL = 600
 QUERY_VECTOR_TTL = 24 * 3600
 RRF_K = 60
 """Reciprocal-rank constant (Cormack et al.; Qdrant's default too)."""
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="findimage-example-search")
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,27 @@ def search_text(
         _cache_set(runtime, key, json.dumps([asdict(m) for m in ranking]), RANKING_TTL)
     start = (page - 1) * limit
     return SearchPage(ranking[start : start + limit], page, limit, len(ranking))
+
+
+def search_by_example(
+    runtime: Runtime, data: bytes, limit: int = 10, score_threshold: float | None = None
+) -> tuple[CheckedImage, list[Hit]]:
+    """Images that look like the uploaded one (nothing of it is kept). Validation as for
+    uploads; embedding and search together may take ``limits.search_timeout`` seconds."""
+    limits = runtime.settings.limits
+    checked = check_image(data, limits)
+
+    def embed_and_search() -> list[Hit]:
+        pixels = decode_scaled(data, runtime.embedder.image_size, 0, limits)
+        return runtime.vectors.search(IMAGE, runtime.embedder.embed_images([pixels])[0], limit, score_threshold)
+
+    future = _pool.submit(embed_and_search)
+    try:
+        return checked, future.result(timeout=limits.search_timeout)
+    except FutureTimeout:
+        raise TimedOut(
+            f"Searching by this image took longer than {limits.search_timeout:g} s; try again in a moment."
+        ) from None
 
 
 def query_vector(runtime: Runtime, text: str) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""Searching: by text (GET /api/search) and by click (GET /api/images/{id}/similar)."""
+"""Searching: by text (GET /api/search), by click (GET /api/images/{id}/similar) and by\nexample image (POST /api/images/search-similar)."""
 
 import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep
@@ -12,7 +12,7 @@ from core.errors import InvalidRequest, ServiceUnavailable
 from core.history import record_search
 from core.models import ImageSource, SearchEvent, SearchKind
 from core.vectors import SearchFilter
-from recommender.search import search_text
+from recommender.search import search_by_example, search_text
 from recommender.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
@@ -110,3 +110,48 @@ def _record(runtime, event: SearchEvent) -> None:
             record_search(session, event)
     except ServiceUnavailable:
         log.warning("Search history not recorded: the database is unavailable")
+
+
+class ExampleResult(BaseModel):
+    image_uri: str
+    score: float
+    metadata: dict
+
+
+class ExampleResponse(BaseModel):
+    query_image: str
+    """What was uploaded (name, format, size, dimensions). findimage has no vision-language
+    model to describe pictures in words; the search itself compares CLIP image vectors."""
+    results: list[ExampleResult]
+    total_found: int
+
+
+@router.post("/images/search-similar", response_model=ExampleResponse, tags=["images"])
+def search_similar(
+    request: Request,
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    image_file: Annotated[UploadFile, File(description="The example image")],
+    limit: Annotated[int, Form(ge=1, le=100)] = 10,
+    score_threshold: Annotated[float | None, Form(ge=-1, le=1, description="Least cosine similarity")] = None,
+):
+    """Images that look like an example. The upload is checked like any other (400, 413,
+    415), searched, and dropped: nothing of it is stored. No match is an empty list."""
+    data = image_file.file.read(runtime.settings.limits.max_upload_bytes + 1)
+    checked, hits = search_by_example(runtime, data, limit, score_threshold)
+    described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
+    _record(runtime, SearchEvent(user=caller, kind=SearchKind.image, query=described, result_count=len(hits)))
+    base = str(request.base_url).rstrip("/")
+    results = [
+        ExampleResult(
+            image_uri=f"{base}/api/images/{hit.id}/file",
+            score=round(float(hit.score), 6),
+            metadata={
+                "id": hit.id,
+                "thumbnail_url": f"/api/images/{hit.id}/thumbnail",
+                **{key: hit.payload.get(key) for key in ("caption", "source", "uploader", "channel", "created_at")},
+            },
+        )
+        for hit in hits
+    ]
+    return ExampleResponse(query_image=described, results=results, total_found=len(results))
