@@ -1,0 +1,153 @@
+"""Query latency through the HTTP API, next to its bare costs, measured in one run.
+
+    python bench/query.py [--points 100000] [--model ViT-B-32] [--clients 2] [--requests 200]
+
+Loads ``--points`` SYNTHETIC vectors (clustered unit vectors, 1 in 5 with a caption
+vector) straight into the embedded store, builds its index, then drives the API with
+concurrent client processes and prints p50/p95/p99 and QPS for text search (every query
+new: no cache helps), click (more like this) and search by example image, beside the bare
+costs: one text encoding, and one vector search of the depth text search uses.
+"""
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import uvicorn
+from shared import DEFAULT_WORK_DIR, random_model, synthetic_jpegs
+
+from api.main import create_app
+from core.config import ClipSettings, Settings, WorkerSettings
+from core.queue import EmbeddedValkey
+from core.runtime import Runtime
+from core.vectors import IMAGE, TEXT, VectorPoint
+from recommender.search import MAX_RANKED
+
+WORDS = "dog cat beach office team whiteboard sunset bicycle pizza mountain snow river chart robot garden".split()
+
+
+def load_points(runtime: Runtime, count: int, clusters: int = 200, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    dim = runtime.embedder.dim
+    centres = rng.normal(size=(clusters, dim)).astype(np.float32)
+    started = time.perf_counter()
+    for start in range(0, count, 2000):
+        ids = np.arange(start, min(count, start + 2000))
+        vectors = centres[ids % clusters] + 0.3 * rng.normal(size=(len(ids), dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        runtime.vectors.upsert(
+            [
+                VectorPoint(
+                    id=int(i) + 1,
+                    vectors={IMAGE: v, **({TEXT: v} if i % 5 == 0 else {})},
+                    payload={"source": "web", "caption": f"synthetic {i}" if i % 5 == 0 else None, "created_at": 1.7e9},
+                )
+                for i, v in zip(ids, vectors)
+            ]
+        )
+    print(f"loaded {count:,} synthetic points in {time.perf_counter() - started:.0f} s; building the index ...", flush=True)
+    started = time.perf_counter()
+    runtime.vectors.build_index()
+    print(f"index built in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def drive(kind: str, base: str, jobs: list) -> list[float]:
+    """One client process: run its requests one after another, return their latencies."""
+    times = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for job in jobs:
+            started = time.perf_counter()
+            if kind == "text":
+                response = client.get("/api/search", params={"q": job})
+            elif kind == "click":
+                response = client.get(f"/api/images/{job}/similar")
+            else:
+                response = client.post("/api/images/search-similar", files={"image_file": ("q.jpg", job, "image/jpeg")})
+            response.raise_for_status()
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def measure(kind: str, base: str, jobs: list, clients: int) -> tuple[list[float], float]:
+    shares = [jobs[i::clients] for i in range(clients)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(clients) as pool:
+        times = [t for part in pool.map(drive, [kind] * clients, [base] * clients, shares) for t in part]
+    return times, len(jobs) / (time.perf_counter() - started)
+
+
+def summary(times: list[float]) -> str:
+    p = np.percentile(np.array(times) * 1000, [50, 95, 99])
+    return f"p50 {p[0]:7.1f} ms  p95 {p[1]:7.1f} ms  p99 {p[2]:7.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    args = parser.parse_args()
+
+    clip = ClipSettings(model=random_model(args.model, args.work_dir))
+    with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis_url:
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            models_dir=args.work_dir / "exports",
+            redis_url=redis_url,
+            clip=clip,
+            worker=WorkerSettings(index_after_points=10**9, index_when_idle_for=10**6),
+        )
+        runtime = Runtime.open(settings)
+        load_points(runtime, args.points)
+        rng = np.random.default_rng(1)
+        texts = [" ".join(rng.choice(WORDS, 4)) + f" {i}" for i in range(args.requests * 2)]
+
+        runtime.embedder.embed_texts(["warm up"])
+        encode = [_timed(lambda t=t: runtime.embedder.embed_texts([t])) for t in texts[args.requests :][:100]]
+        probe = runtime.embedder.embed_texts(["warm up"])[0]
+        search = [_timed(lambda: runtime.vectors.search(IMAGE, probe, MAX_RANKED)) for _ in range(50)]
+        click_search = [_timed(lambda: runtime.vectors.search(IMAGE, probe, 2 * 7 * 20 + 1)) for _ in range(50)]
+        bare_text = statistics.median(encode) + 2 * statistics.median(search)
+
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), port=0, log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        try:
+            photos = synthetic_jpegs(8, size=(1280, 960), seed=5)
+            runs = {
+                "text search": measure("text", base, texts[: args.requests], args.clients),
+                "click": measure("click", base, [int(i) for i in rng.integers(1, args.points, args.requests)], args.clients),
+                "example image": measure("image", base, [photos[i % 8] for i in range(args.requests // 4)], args.clients),
+            }
+        finally:
+            server.should_exit = True
+            runtime.close()
+
+    print(f"\n{args.points:,} synthetic vectors (dim {runtime.embedder.dim}), embedded Qdrant Edge, {runtime.embedder.name}, "
+          f"{args.clients} client processes")
+    print(f"bare: text encode p50 {1000 * statistics.median(encode):.1f} ms; vector search (depth {MAX_RANKED}) p50 "
+          f"{1000 * statistics.median(search):.1f} ms; click's search p50 {1000 * statistics.median(click_search):.1f} ms")
+    for name, (times, qps) in runs.items():
+        print(f"{name:14} {summary(times)}  {qps:6.1f} QPS")
+    text_p50 = statistics.median(runs["text search"][0])
+    print(f"text search p50 / (encode + 2 searches) = {text_p50 / bare_text:.2f}   (target <= 1.3, and p50 <= 60 ms)")
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
