@@ -2,10 +2,8 @@
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from api.main import create_app
 from core.models import SearchEvent, SearchKind
 from core.vectors import IMAGE, TEXT, VectorPoint
 from recommender.search import query_vector
@@ -13,27 +11,14 @@ from recommender.search import query_vector
 QUERY = "a red bicycle against a brick wall"
 
 
-@pytest.fixture(params=["edge", "server"])
-def client(request, settings):
-    if request.param == "server":
-        settings = settings.model_copy(update={"qdrant_url": ":memory:"})
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-@pytest.fixture
-def runtime(client):
-    return client.app.state.runtime
-
-
 def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x)).astype(np.float32)
 
 
-def place(runtime, near: int = 40, far: int = 10, **payload):
+def place(any_runtime, near: int = 40, far: int = 10, **payload):
     """Images 1..near drift away from the query's vector step by step (so their order is
     known); images 1001.. point elsewhere."""
-    q = query_vector(runtime, QUERY)
+    q = query_vector(any_runtime, QUERY)
     rng = np.random.default_rng(0)
     away = unit(rng.normal(size=q.shape))
     away = unit(away - (away @ q) * q)  # orthogonal to the query
@@ -45,19 +30,19 @@ def place(runtime, near: int = 40, far: int = 10, **payload):
         VectorPoint(id=1000 + i, vectors={IMAGE: unit(-q + 0.3 * rng.normal(size=q.shape))}, payload={"source": "web"})
         for i in range(1, far + 1)
     ]
-    runtime.vectors.upsert(points)
+    any_runtime.vectors.upsert(points)
     return q
 
 
-def search(client, **params):
-    response = client.get("/api/search", params={"q": QUERY, **params})
+def search(any_client, **params):
+    response = any_client.get("/api/search", params={"q": QUERY, **params})
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_images_closest_to_the_query_come_first_with_urls_and_scores(client, runtime):
-    place(runtime)
-    body = search(client, limit=5)
+def test_images_closest_to_the_query_come_first_with_urls_and_scores(any_client, any_runtime):
+    place(any_runtime)
+    body = search(any_client, limit=5)
     assert [r["id"] for r in body["results"]] == [1, 2, 3, 4, 5]
     first = body["results"][0]
     assert first["matched"] == ["image"] and first["score"] > 0.99
@@ -65,13 +50,13 @@ def test_images_closest_to_the_query_come_first_with_urls_and_scores(client, run
     assert body["total_found"] == 50
 
 
-def test_a_caption_match_is_fused_with_the_image_matches(client, runtime):
-    q = place(runtime)
+def test_a_caption_match_is_fused_with_the_image_matches(any_client, any_runtime):
+    q = place(any_runtime)
     other = unit(-q)
-    runtime.vectors.upsert(
+    any_runtime.vectors.upsert(
         [VectorPoint(id=500, vectors={IMAGE: other, TEXT: q}, payload={"caption": "red bike", "source": "slack"})]
     )
-    results = search(client, limit=3)["results"]
+    results = search(any_client, limit=3)["results"]
     # 500 is first by its caption and last by its picture; found by both, it leads image 1,
     # which only the image index found first.
     assert [r["id"] for r in results] == [500, 1, 2]
@@ -80,48 +65,48 @@ def test_a_caption_match_is_fused_with_the_image_matches(client, runtime):
     assert results[1]["matched"] == ["image"]
 
 
-def test_pages_never_repeat_or_skip_even_when_images_arrive_between_them(client, runtime):
-    q = place(runtime)
-    first = search(client, page=1)
-    runtime.vectors.upsert([VectorPoint(id=999, vectors={IMAGE: q}, payload={"source": "web"})])  # would rank first
-    later = [search(client, page=p) for p in (2, 3, 4)]
+def test_pages_never_repeat_or_skip_even_when_images_arrive_between_them(any_client, any_runtime):
+    q = place(any_runtime)
+    first = search(any_client, page=1)
+    any_runtime.vectors.upsert([VectorPoint(id=999, vectors={IMAGE: q}, payload={"source": "web"})])  # would rank first
+    later = [search(any_client, page=p) for p in (2, 3, 4)]
     ids = [r["id"] for page in [first, *later] for r in page["results"]]
     assert len(ids) == len(set(ids)) == 50 and 999 not in ids
     assert [len(page["results"]) for page in [first, *later]] == [15, 15, 15, 5]
-    assert search(client, page=1)["results"][0]["id"] == 999  # a new search sees it
-    assert search(client, page=9)["results"] == []
+    assert search(any_client, page=1)["results"][0]["id"] == 999  # a new search sees it
+    assert search(any_client, page=9)["results"] == []
 
 
-def test_filters_hold(client, runtime):
-    place(runtime)
-    runtime.vectors.upsert(
+def test_filters_hold(any_client, any_runtime):
+    place(any_runtime)
+    any_runtime.vectors.upsert(
         [
-            VectorPoint(id=i, vectors={IMAGE: query_vector(runtime, QUERY)}, payload={"source": "slack", "channel": "C1",
+            VectorPoint(id=i, vectors={IMAGE: query_vector(any_runtime, QUERY)}, payload={"source": "slack", "channel": "C1",
                                                                                       "uploader": "ana", "created_at": 2e9})
             for i in (200, 201)
         ]
     )
-    assert {r["id"] for r in search(client, source="slack")["results"]} == {200, 201}
-    assert {r["id"] for r in search(client, channel="C1", uploader="ana")["results"]} == {200, 201}
-    assert search(client, uploader="bo")["results"] == []
-    assert {r["id"] for r in search(client, after="2033-01-01T00:00:00Z")["results"]} == {200, 201}
-    assert {200, 201}.isdisjoint(r["id"] for r in search(client, before="2033-01-01T00:00:00Z", limit=100)["results"])
+    assert {r["id"] for r in search(any_client, source="slack")["results"]} == {200, 201}
+    assert {r["id"] for r in search(any_client, channel="C1", uploader="ana")["results"]} == {200, 201}
+    assert search(any_client, uploader="bo")["results"] == []
+    assert {r["id"] for r in search(any_client, after="2033-01-01T00:00:00Z")["results"]} == {200, 201}
+    assert {200, 201}.isdisjoint(r["id"] for r in search(any_client, before="2033-01-01T00:00:00Z", limit=100)["results"])
 
 
-def test_score_threshold_cuts_weak_matches_and_counts_the_strong_ones(client, runtime):
-    q = place(runtime)
-    strong = search(client, score_threshold=0.9, limit=100)
+def test_score_threshold_cuts_weak_matches_and_counts_the_strong_ones(any_client, any_runtime):
+    q = place(any_runtime)
+    strong = search(any_client, score_threshold=0.9, limit=100)
     expected = [i for i in range(1, 41) if float(unit(q + 0.02 * i * _away(q)) @ q) >= 0.9]
     assert strong["total_found"] == len(strong["results"]) > 0
     assert all(r["score"] >= 0.9 for r in strong["results"])
     assert len(strong["results"]) in (len(expected), len(expected) - 1, len(expected) + 1)  # float32 at the edge
 
 
-def test_searches_are_recorded_for_the_caller(client, runtime):
-    place(runtime)
-    search(client, page=2, source="web", score_threshold=0.5)
-    client.get("/api/search", params={"q": "  a   cat "}, headers={"X-FindImage-User": "ana"})
-    with runtime.session() as session:
+def test_searches_are_recorded_for_the_caller(any_client, any_runtime):
+    place(any_runtime)
+    search(any_client, page=2, source="web", score_threshold=0.5)
+    any_client.get("/api/search", params={"q": "  a   cat "}, headers={"X-FindImage-User": "ana"})
+    with any_runtime.session() as session:
         events = list(session.exec(select(SearchEvent).order_by(SearchEvent.id)))
     assert [(e.user, e.kind, e.query, e.page) for e in events] == [
         ("anonymous", SearchKind.text, QUERY, 2),
@@ -135,22 +120,22 @@ def test_searches_are_recorded_for_the_caller(client, runtime):
     [{"q": ""}, {"q": "   "}, {"q": "x", "limit": 0}, {"q": "x", "page": 0}, {"q": "x", "source": "fax"},
      {"q": "x", "after": "yesterday"}, {"q": "x", "score_threshold": 2}, {"q": "x" * 501}, {}],
 )
-def test_bad_parameters_get_a_clear_error(client, params):
-    response = client.get("/api/search", params=params)
+def test_bad_parameters_get_a_clear_error(any_client, params):
+    response = any_client.get("/api/search", params=params)
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_request" and response.json()["error"]["message"]
 
 
-def test_search_still_answers_without_redis(client, runtime, monkeypatch):
-    place(runtime)
-    monkeypatch.setattr(runtime.redis.connection_pool, "connection_kwargs", {"host": "127.0.0.1", "port": 1})
-    runtime.redis.connection_pool.disconnect()
-    assert [r["id"] for r in search(client, limit=3)["results"]] == [1, 2, 3]
+def test_search_still_answers_without_redis(any_client, any_runtime, monkeypatch):
+    place(any_runtime)
+    monkeypatch.setattr(any_runtime.redis.connection_pool, "connection_kwargs", {"host": "127.0.0.1", "port": 1})
+    any_runtime.redis.connection_pool.disconnect()
+    assert [r["id"] for r in search(any_client, limit=3)["results"]] == [1, 2, 3]
 
 
-def test_a_lost_vector_store_answers_503(client, runtime):
-    runtime.vectors.close()
-    response = client.get("/api/search", params={"q": QUERY})
+def test_a_lost_vector_store_answers_503(any_client, any_runtime):
+    any_runtime.vectors.close()
+    response = any_client.get("/api/search", params={"q": QUERY})
     assert response.status_code == 503 and response.json()["error"]["code"] == "service_unavailable"
 
 
