@@ -25,33 +25,20 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> list[Match]:
     lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth)}
     if TEXT in point.vectors:
         lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth)
+    if page > MAX_PAGES:
+        return []
     shown = {image_id}
     queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
-    for number in range(1, min(page, MAX_PAGES) + 1):
+    for _ in range(page):
         results = _one_page(queues, shown)
-        if number == page:
-            return results
-    return []
+    return results
 
 
 def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Match]:
-    """Take the next unseen hits: PER_INDEX per index, the image index filling what the
-    caption index cannot."""
-    taken: dict[str, list[Hit]] = {index: [] for index in queues}
-    quota = {index: PER_INDEX for index in queues}
-    if TEXT not in queues:
-        quota[IMAGE] = 2 * PER_INDEX
-    for index in (TEXT, IMAGE):  # the caption index first, so the image index fills its gap
-        if index not in queues:
-            continue
-        if index == IMAGE and TEXT in queues:
-            quota[IMAGE] += PER_INDEX - len(taken[TEXT])
-        while queues[index] and len(taken[index]) < quota[index]:
-            hit = queues[index].pop(0)
-            if hit.id not in shown:
-                shown.add(hit.id)
-                taken[index].append(hit)
-    image, text = taken.get(IMAGE, []), taken.get(TEXT, [])
+    """The next unseen hits: PER_INDEX from the caption index, the image index filling
+    the rest of the page, interleaved."""
+    text = _take(queues.get(TEXT, []), PER_INDEX, shown)
+    image = _take(queues[IMAGE], 2 * PER_INDEX - len(text), shown)
     order = []
     for i in range(max(len(image), len(text))):
         order += [(image[i], IMAGE)] if i < len(image) else []
@@ -66,3 +53,14 @@ def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Match]:
         )
         for hit, index in order
     ]
+
+
+def _take(queue: list[Hit], count: int, shown: set[int]) -> list[Hit]:
+    """Pop hits off ``queue`` until ``count`` not yet shown are taken (and mark them shown)."""
+    taken = []
+    while queue and len(taken) < count:
+        hit = queue.pop(0)
+        if hit.id not in shown:
+            shown.add(hit.id)
+            taken.append(hit)
+    return taken
