@@ -11,6 +11,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def file_url(image_id: int) -> str:
+    return f"/api/images/{image_id}/file"
+
+
+def thumbnail_url(image_id: int) -> str:
+    return f"/api/images/{image_id}/thumbnail"
+
+
 class ImageSource(StrEnum):
     web = "web"
     slack = "slack"
@@ -67,8 +75,8 @@ class ImagePublic(ImageBase):
     def of(cls, image: Image, duplicate: bool = False) -> "ImagePublic":
         return cls(
             **image.model_dump(),
-            file_url=f"/api/images/{image.id}/file",
-            thumbnail_url=f"/api/images/{image.id}/thumbnail",
+            file_url=file_url(image.id),
+            thumbnail_url=thumbnail_url(image.id),
             duplicate=duplicate,
         )
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from api.deps import CallerDep, RuntimeDep
 from core.errors import InvalidRequest, ServiceUnavailable
 from core.history import record_search
-from core.models import ImageSource, SearchEvent, SearchKind
+from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
 from recommender.search import search_by_example, search_text
 from recommender.similar import MAX_PAGES, similar_to
@@ -99,8 +99,7 @@ def similar(runtime: RuntimeDep, caller: CallerDep, image_id: int, page: Annotat
 
 
 def _result(match) -> SearchResult:
-    return SearchResult(**vars(match), thumbnail_url=f"/api/images/{match.id}/thumbnail",
-                        file_url=f"/api/images/{match.id}/file")
+    return SearchResult(**vars(match), thumbnail_url=thumbnail_url(match.id), file_url=file_url(match.id))
 
 
 def _record(runtime, event: SearchEvent) -> None:
@@ -144,11 +143,11 @@ def search_similar(
     base = str(request.base_url).rstrip("/")
     results = [
         ExampleResult(
-            image_uri=f"{base}/api/images/{hit.id}/file",
+            image_uri=base + file_url(hit.id),
             score=round(float(hit.score), 6),
             metadata={
                 "id": hit.id,
-                "thumbnail_url": f"/api/images/{hit.id}/thumbnail",
+                "thumbnail_url": thumbnail_url(hit.id),
                 **{key: hit.payload.get(key) for key in ("caption", "source", "uploader", "channel", "created_at")},
             },
         )
