@@ -11,7 +11,8 @@ from core.runtime import Runtime
 from worker.queue import ingest_queue
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a trivial dependency should not cost a hop through the thread pool
     return request.app.state.runtime
 
 
@@ -23,7 +24,7 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
         yield session
 
 
-def get_queue(runtime: RuntimeDep) -> Queue:
+async def get_queue(runtime: RuntimeDep) -> Queue:
     return ingest_queue(runtime)
 
 
@@ -31,7 +32,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 QueueDep = Annotated[Queue, Depends(get_queue)]
 
 
-def get_caller(request: Request) -> str:
+async def get_caller(request: Request) -> str:
     """Who is asking, for their history: the ``X-FindImage-User`` header (set by the Slack
     bot or a trusted proxy), else the browser's ``findimage_user`` cookie, else anonymous."""
     caller = request.headers.get("x-findimage-user") or request.cookies.get("findimage_user") or "anonymous"

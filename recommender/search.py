@@ -10,6 +10,9 @@ Approximate search with a growing offset can repeat or skip images between pages
 query is ranked once, up to ``MAX_RANKED`` results, and the ranking is kept in Redis for
 ``RANKING_TTL`` seconds; every page is a slice of it. Page 1 always ranks afresh (a new
 search sees new images); later pages use the ranking of the page 1 they follow.
+
+The deep searches ask for ids and scores only; payloads (caption, source) are fetched
+for the one page shown, which makes a search about three times cheaper.
 """
 
 import hashlib
@@ -18,6 +21,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy as np
 import redis
@@ -35,6 +39,12 @@ QUERY_VECTOR_TTL = 24 * 3600
 RRF_K = 60
 """Reciprocal-rank constant (Cormack et al.; Qdrant's default too)."""
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="findimage-example-search")
+
+
+class Ranked(NamedTuple):
+    id: int
+    score: float
+    matched: list[str]
 
 
 @dataclass(frozen=True)
@@ -70,16 +80,16 @@ def search_text(
     key = _ranking_key(runtime, query, score_threshold, where)
     ranking = _cached_ranking(runtime, key) if page > 1 else None
     if ranking is None:
-        vector = query_vector(runtime, query)
+        vector, new_vector = _query_vector(runtime, query)
         ranking = fuse(
             {
-                index: runtime.vectors.search(index, vector, MAX_RANKED, score_threshold, where)
+                index: runtime.vectors.search(index, vector, MAX_RANKED, score_threshold, where, with_payload=False)
                 for index in (IMAGE, TEXT)
             }
         )
-        _cache_set(runtime, key, json.dumps([asdict(m) for m in ranking]), RANKING_TTL)
+        _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
-    return SearchPage(ranking[start : start + limit], page, limit, len(ranking))
+    return SearchPage(described(runtime, ranking[start : start + limit]), page, limit, len(ranking))
 
 
 def search_by_example(
@@ -105,43 +115,53 @@ def search_by_example(
 
 def query_vector(runtime: Runtime, text: str) -> np.ndarray:
     """The text's CLIP embedding, from the shared cache when someone asked it before."""
-    key = f"findimage:query-vector:{runtime.embedder.name}:{_digest(runtime.settings.clip.model, text)}"
-    cached = _cache_get(runtime, key)
-    if cached is not None:
-        return np.frombuffer(cached, dtype=np.float32)
-    vector = runtime.embedder.embed_texts([text])[0]
-    _cache_set(runtime, key, vector.tobytes(), QUERY_VECTOR_TTL)
+    vector, new = _query_vector(runtime, text)
+    _cache_set(runtime, new)
     return vector
 
 
-def fuse(hits_by_index: dict[str, list[Hit]], limit: int = MAX_RANKED) -> list[Match]:
+def _query_vector(runtime: Runtime, text: str) -> tuple[np.ndarray, dict]:
+    """The vector, and the cache entry to write when it was computed (the caller writes
+    it with its own, in one round trip)."""
+    key = f"findimage:query-vector:{runtime.embedder.name}:{_digest(runtime.settings.clip.model, text)}"
+    cached = _cache_get(runtime, key)
+    if cached is not None:
+        return np.frombuffer(cached, dtype=np.float32), {}
+    vector = runtime.embedder.embed_texts([text])[0]
+    return vector, {key: (vector.tobytes(), QUERY_VECTOR_TTL)}
+
+
+def fuse(hits_by_index: dict[str, list[Hit]], limit: int = MAX_RANKED) -> list[Ranked]:
     """Reciprocal-rank fusion of best-first hit lists; ties go to the lower id, so the
     ranking is deterministic."""
-    fused: dict[int, float] = {}
-    best: dict[int, Hit] = {}
-    matched: dict[int, list[str]] = {}
+    fused: dict[int, list] = {}  # id -> [fused score, best cosine, indexes that matched]
     for index, hits in hits_by_index.items():
-        for rank, hit in enumerate(hits):
-            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
-            matched.setdefault(hit.id, []).append(index)
-            if hit.id not in best or hit.score > best[hit.id].score:
-                best[hit.id] = hit
-    order = sorted(fused, key=lambda i: (-fused[i], i))[:limit]
+        for rank, hit in enumerate(hits, start=RRF_K + 1):
+            entry = fused.get(hit.id)
+            if entry is None:
+                fused[hit.id] = [1.0 / rank, hit.score, [index]]
+            else:
+                entry[0] += 1.0 / rank
+                entry[1] = max(entry[1], hit.score)
+                entry[2].append(index)
+    order = sorted(fused.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    return [Ranked(i, round(float(best), 6), matched) for i, (_, best, matched) in order]
+
+
+def described(runtime: Runtime, ranked: list[Ranked]) -> list[Match]:
+    """The ranked images with their captions and sources; an image deleted since it was
+    ranked is left out."""
+    payloads = runtime.vectors.payloads([r.id for r in ranked])
     return [
-        Match(
-            id=i,
-            score=round(float(best[i].score), 6),
-            matched=matched[i],
-            caption=best[i].payload.get("caption"),
-            source=best[i].payload.get("source"),
-        )
-        for i in order
+        Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"))
+        for r in ranked
+        if (payload := payloads.get(r.id)) is not None
     ]
 
 
-def _cached_ranking(runtime: Runtime, key: str) -> list[Match] | None:
+def _cached_ranking(runtime: Runtime, key: str) -> list[Ranked] | None:
     cached = _cache_get(runtime, key)
-    return None if cached is None else [Match(**m) for m in json.loads(cached)]
+    return None if cached is None else [Ranked(*entry) for entry in json.loads(cached)]
 
 
 def _cache_get(runtime: Runtime, key: str) -> bytes | None:
@@ -153,9 +173,15 @@ def _cache_get(runtime: Runtime, key: str) -> bytes | None:
         return None
 
 
-def _cache_set(runtime: Runtime, key: str, value: bytes | str, ttl: int) -> None:
+def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) -> None:
+    """Write ``{key: (value, ttl)}`` in one round trip."""
+    if not entries:
+        return
     try:
-        runtime.redis.set(key, value, ex=ttl)
+        with runtime.redis.pipeline(transaction=False) as pipe:
+            for key, (value, ttl) in entries.items():
+                pipe.set(key, value, ex=ttl)
+            pipe.execute()
     except redis.RedisError:
         pass
 

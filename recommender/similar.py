@@ -10,7 +10,7 @@ Both lists are searched to a fixed depth, so every page comes from the same two 
 from core.errors import NotFound
 from core.runtime import Runtime
 from core.vectors import IMAGE, TEXT, Hit
-from recommender.search import Match
+from recommender.search import Match, Ranked, described
 
 PER_INDEX = 7
 MAX_PAGES = 20
@@ -22,19 +22,19 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> list[Match]:
         raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")
     (point,) = points
     depth = MAX_PAGES * 2 * PER_INDEX + 1
-    lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth)}
+    lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth, with_payload=False)}
     if TEXT in point.vectors:
-        lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth)
+        lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth, with_payload=False)
     if page > MAX_PAGES:
         return []
     shown = {image_id}
     queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
     for _ in range(page):
         results = _one_page(queues, shown)
-    return results
+    return described(runtime, results)
 
 
-def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Match]:
+def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Ranked]:
     """The next unseen hits: PER_INDEX from the caption index, the image index filling
     the rest of the page, interleaved."""
     text = _take(queues.get(TEXT, []), PER_INDEX, shown)
@@ -43,16 +43,7 @@ def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Match]:
     for i in range(max(len(image), len(text))):
         order += [(image[i], IMAGE)] if i < len(image) else []
         order += [(text[i], TEXT)] if i < len(text) else []
-    return [
-        Match(
-            id=hit.id,
-            score=round(float(hit.score), 6),
-            matched=[index],
-            caption=hit.payload.get("caption"),
-            source=hit.payload.get("source"),
-        )
-        for hit, index in order
-    ]
+    return [Ranked(hit.id, round(float(hit.score), 6), [index]) for hit, index in order]
 
 
 def _take(queue: list[Hit], count: int, shown: set[int]) -> list[Hit]:

@@ -4,7 +4,7 @@ import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep
@@ -45,6 +45,7 @@ class SearchResponse(BaseModel):
 def search(
     runtime: RuntimeDep,
     caller: CallerDep,
+    background: BackgroundTasks,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words")],
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 15,
@@ -71,8 +72,9 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    _record(runtime, SearchEvent(user=caller, kind=SearchKind.text, query=query, filters=filters, page=page,
-                                 result_count=len(found.results)))
+    event = SearchEvent(user=caller, kind=SearchKind.text, query=query, filters=filters, page=page,
+                        result_count=len(found.results))
+    background.add_task(_record, runtime, event)
     return SearchResponse(
         query=query,
         page=found.page,
@@ -89,12 +91,18 @@ class SimilarResponse(BaseModel):
 
 
 @router.get("/images/{image_id}/similar", response_model=SimilarResponse, tags=["images"])
-def similar(runtime: RuntimeDep, caller: CallerDep, image_id: int, page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1):
+def similar(
+    runtime: RuntimeDep,
+    caller: CallerDep,
+    background: BackgroundTasks,
+    image_id: int,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
+):
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
     found = similar_to(runtime, image_id, page)
-    _record(runtime, SearchEvent(user=caller, kind=SearchKind.click, image_id=image_id, page=page,
-                                 result_count=len(found)))
+    event = SearchEvent(user=caller, kind=SearchKind.click, image_id=image_id, page=page, result_count=len(found))
+    background.add_task(_record, runtime, event)
     return SimilarResponse(image_id=image_id, page=page, results=[_result(m) for m in found])
 
 
@@ -103,7 +111,8 @@ def _result(match) -> SearchResult:
 
 
 def _record(runtime, event: SearchEvent) -> None:
-    """History is worth keeping, not worth failing a search for."""
+    """History is worth keeping, not worth failing or slowing a search for: it is written
+    after the answer has been sent."""
     try:
         with runtime.session() as session:
             record_search(session, event)

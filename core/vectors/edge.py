@@ -103,6 +103,10 @@ class EdgeStore:
             for r in records
         ]
 
+    def payloads(self, ids: Sequence[int]) -> dict[int, dict]:
+        records = self._call(self.shard.retrieve, list(ids), with_payload=True, with_vector=False)
+        return {r.id: r.payload or {} for r in records}
+
     def delete(self, ids: Sequence[int]) -> None:
         if ids:
             self._update(qe.UpdateOperation.delete_points(list(ids)))
@@ -114,11 +118,12 @@ class EdgeStore:
         limit: int,
         score_threshold: float | None = None,
         where: SearchFilter | None = None,
+        with_payload: bool = True,
     ) -> list[Hit]:
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(as_list(vector), using=using),
-            with_payload=True,
+            with_payload=with_payload,
             score_threshold=score_threshold,
             filter=_edge_filter(where),
         )

@@ -85,6 +85,11 @@ class ServerStore:
             for r in records
         ]
 
+    def payloads(self, ids: Sequence[int]) -> dict[int, dict]:
+        with _translated():
+            records = self.client.retrieve(self.collection, list(ids), with_payload=True, with_vectors=False)
+        return {r.id: r.payload or {} for r in records}
+
     def delete(self, ids: Sequence[int]) -> None:
         if ids:
             with _translated():
@@ -97,6 +102,7 @@ class ServerStore:
         limit: int,
         score_threshold: float | None = None,
         where: SearchFilter | None = None,
+        with_payload: bool = True,
     ) -> list[Hit]:
         with _translated():
             response = self.client.query_points(
@@ -106,7 +112,7 @@ class ServerStore:
                 limit=limit,
                 score_threshold=score_threshold,
                 query_filter=_server_filter(where),
-                with_payload=True,
+                with_payload=with_payload,
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 

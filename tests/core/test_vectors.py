@@ -52,6 +52,15 @@ def test_search_finds_the_points_of_the_query_cluster(store):
     assert hits[0].score > 0.95
 
 
+def test_a_search_without_payloads_ranks_the_same_and_payloads_come_apart(store):
+    centres, vectors = clustered(n_clusters=4, per_cluster=10)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}, payload={"caption": f"c{i + 1}"}) for i, v in enumerate(vectors)])
+    full, bare = store.search(IMAGE, centres[1], limit=10), store.search(IMAGE, centres[1], limit=10, with_payload=False)
+    assert [(h.id, h.score) for h in bare] == [(h.id, h.score) for h in full]
+    assert all(h.payload == {} for h in bare) and full[0].payload == {"caption": f"c{full[0].id}"}
+    assert store.payloads([3, 12, 999]) == {3: {"caption": "c3"}, 12: {"caption": "c12"}}
+
+
 def test_text_search_only_sees_points_with_a_caption(store):
     _, vectors = clustered()
     store.upsert([
