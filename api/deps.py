@@ -1,18 +1,26 @@
 """Request dependencies, as ``Annotated`` aliases for handler signatures."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from rq import Queue
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from core.accounts import user_for_api_token
+from core.errors import Unauthorized
 from core.runtime import Runtime
 from worker.queue import ingest_queue
 
+SESSION_COOKIE = "findimage_session"
+SESSION_MAX_AGE = 30 * 86400
 
+
+# Trivial dependencies are async: they should not cost a hop through the thread pool.
 async def get_runtime(request: Request) -> Runtime:
-    # async: a trivial dependency should not cost a hop through the thread pool
     return request.app.state.runtime
 
 
@@ -32,11 +40,41 @@ SessionDep = Annotated[Session, Depends(get_session)]
 QueueDep = Annotated[Queue, Depends(get_queue)]
 
 
-async def get_caller(request: Request) -> str:
-    """Who is asking, for their history: the ``X-FindImage-User`` header (set by the Slack
-    bot or a trusted proxy), else the browser's ``findimage_user`` cookie, else anonymous."""
-    caller = request.headers.get("x-findimage-user") or request.cookies.get("findimage_user") or "anonymous"
-    return caller[:255]
+@dataclass(frozen=True)
+class Caller:
+    id: int
+    name: str
 
 
-CallerDep = Annotated[str, Depends(get_caller)]
+def session_serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="findimage-session")
+
+
+async def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
+    """Who is asking: the user of a bearer API token, else of the signed session cookie,
+    else (unless login is required) the local user."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        user = await run_in_threadpool(_user_for_token, runtime, token.strip())
+        if user is None:
+            raise Unauthorized("This API token is not valid (revoked, or mistyped).")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            found = request.app.state.sessions.loads(cookie, max_age=SESSION_MAX_AGE)
+            return Caller(found["id"], found["name"])
+        except (BadSignature, KeyError, TypeError):
+            pass  # tampered with or expired: as if absent
+    if not runtime.settings.login_required:
+        return request.app.state.local_user
+    raise Unauthorized("Log in first: open a login link (`findimage user login NAME`) or send an API token.")
+
+
+def _user_for_token(runtime: Runtime, token: str) -> Caller | None:
+    with runtime.session() as session:
+        user = user_for_api_token(session, token)
+        return Caller(user.id, user.name) if user else None
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

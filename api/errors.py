@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 
 from core.errors import (
     FindImageError,
+    Forbidden,
     ImageTooLarge,
     InvalidImage,
     InvalidRequest,
@@ -14,11 +15,14 @@ from core.errors import (
     NotFound,
     ServiceUnavailable,
     TimedOut,
+    Unauthorized,
     UnsupportedImage,
 )
 
 # Most specific first: the first match wins.
 STATUS_BY_ERROR: list[tuple[type[FindImageError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
     (NotFound, 404),
     (InvalidRequest, 422),
     (UnsupportedImage, 415),

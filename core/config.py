@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TINY_TEST_MODEL = "findimage-tiny-test"
@@ -62,6 +62,31 @@ class WorkerSettings(BaseModel):
     the process while it runs)."""
 
 
+class TasteSettings(BaseModel):
+    half_life_days: float = Field(default=30.0, gt=0)
+    """A signal counts half as much after this many days."""
+    like_weight: float = Field(default=1.0, ge=0)
+    click_weight: float = Field(default=0.3, ge=0)
+    search_weight: float = Field(default=0.5, ge=0)
+    max_interests: int = Field(default=4, ge=1, le=16)
+    join_above: float = Field(default=0.5, ge=-1, le=1)
+    """A signal at least this close (cosine) to an interest feeds it; a farther one starts
+    a new interest (while there are fewer than ``max_interests``)."""
+
+    @property
+    def half_life(self) -> float:
+        return self.half_life_days * 86400
+
+
+class FeedSettings(BaseModel):
+    diversity: float = Field(default=0.3, ge=0, le=1)
+    """MMR trade-off: 0 ranks by relevance alone, 1 by novelty alone."""
+    duplicate_above: float = Field(default=0.95, gt=0, le=1)
+    """Images this close (cosine) to one already on the page count as near-duplicates."""
+    forget_shown_after_days: float = Field(default=14.0, gt=0)
+    """An image the feed showed is not shown again for this long."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FINDIMAGE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -79,6 +104,14 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     """ONNX exports of the CLIP model, one folder per model and weights; default
     ``<data_dir>/models``. Several deployments may share one."""
+    login_required: bool = False
+    """False: a request without a session or token acts as the local user (single-user
+    installs). True: such requests are refused with 401."""
+    secret_key: SecretStr | None = None
+    """Signs session cookies; default a random key kept in ``<data_dir>/secret_key``."""
+    public_base_url: str | None = None
+    """Where people reach findimage (``https://findimage.example.com``), for the links it
+    hands out; default ``http://<host>:<port>``."""
     collection: str = "images"
     queue_name: str = "findimage-ingest"
     host: str = "127.0.0.1"
@@ -87,10 +120,16 @@ class Settings(BaseSettings):
     clip: ClipSettings = ClipSettings()
     limits: LimitSettings = LimitSettings()
     worker: WorkerSettings = WorkerSettings()
+    taste: TasteSettings = TasteSettings()
+    feed: FeedSettings = FeedSettings()
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'findimage.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def files_dir(self) -> Path:

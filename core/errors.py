@@ -2,6 +2,8 @@
 
     FindImageError
     ├── InvalidRequest           a parameter makes no sense (an empty query)
+    ├── Unauthorized             no valid session or token (and login is required)
+    ├── Forbidden                the caller may not do this
     ├── NotFound                 the thing asked for does not exist
     ├── InvalidImage             the bytes are not an image we accept (corrupt, truncated)
     │   ├── UnsupportedImage     a format we do not read (or not an image at all)
@@ -22,6 +24,14 @@ class FindImageError(Exception):
 
 class InvalidRequest(FindImageError):
     code = "invalid_request"
+
+
+class Unauthorized(FindImageError):
+    code = "unauthorized"
+
+
+class Forbidden(FindImageError):
+    code = "forbidden"
 
 
 class NotFound(FindImageError):

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -91,7 +91,7 @@ class SearchEvent(SQLModel, table=True):
     """One search a person made: their history, and what their taste is learned from."""
 
     id: int | None = Field(default=None, primary_key=True)
-    user: str = Field(max_length=255, index=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
     kind: SearchKind
     query: str | None = Field(default=None, max_length=1000)
     """The text searched for, or a description of the example image."""
@@ -101,3 +101,94 @@ class SearchEvent(SQLModel, table=True):
     page: int = 1
     result_count: int = 0
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class User(SQLModel, table=True):
+    """A person: the local user of a single-user install, a named web user, or a Slack
+    member (team + user id)."""
+
+    __table_args__ = (UniqueConstraint("slack_team", "slack_user"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True, index=True)
+    is_admin: bool = False
+    slack_team: str | None = Field(default=None, max_length=32)
+    slack_user: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class UserPublic(SQLModel):
+    id: int
+    name: str
+    is_admin: bool
+    slack_team: str | None
+    slack_user: str | None
+
+
+class TokenKind(StrEnum):
+    api = "api"
+    """A bearer token for scripts and the API (no expiry; revoked by deleting it)."""
+    login = "login"
+    """A one-time link that starts a browser session."""
+
+
+class AuthToken(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    kind: TokenKind
+    token_sha256: str = Field(max_length=64, unique=True, index=True)
+    """Only the hash is kept: a stolen database holds no usable token."""
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime | None = None
+    used_at: datetime | None = None
+
+
+class LikeSource(StrEnum):
+    web = "web"
+    slack = "slack"
+
+
+class Like(SQLModel, table=True):
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True, index=True)
+    source: LikeSource = LikeSource.web
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Impression(SQLModel, table=True):
+    """An image the user's feed has shown them (never shown again while remembered)."""
+
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)
+    shown_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class SignalKind(StrEnum):
+    like = "like"
+    click = "click"
+    search = "search"
+
+
+class Signal(SQLModel, table=True):
+    """One thing a user did that says what they like, with its CLIP vector: the taste is a
+    function of these rows, so it can always be rebuilt exactly."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    kind: SignalKind
+    image_id: int | None = Field(default=None, foreign_key="image.id", ondelete="CASCADE")
+    query: str | None = Field(default=None, max_length=1000)
+    vector: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    """float32 CLIP embedding (the image's, or the query text's)."""
+    weight: float
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Taste(SQLModel, table=True):
+    """A user's interests as of ``at``: per interest, the decayed weighted sum of its
+    signals' vectors. Updated on each signal; ``version`` guards against lost updates."""
+
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    version: int = 0
+    sums: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    state: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    """``at``, per-interest ``weights`` and ``exemplars`` (strongest signal ids)."""

@@ -188,6 +188,7 @@ def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) ->
 
 def _ranking_key(runtime: Runtime, query: str, score_threshold: float | None, where: SearchFilter) -> str:
     identity = [runtime.embedder.name, runtime.settings.clip.model, query, score_threshold, asdict(where)]
+    identity[-1]["exclude"] = sorted(where.exclude)
     return f"findimage:ranking:{_digest(json.dumps(identity, sort_keys=True))}"
 
 

@@ -51,3 +51,31 @@ def animated_gif() -> bytes:
 
 
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+
+
+def place(runtime, points) -> None:
+    """Put points in the vector store as indexed images, with their database rows (as the
+    worker would), so their vectors, and so every search's answer, are known."""
+    from core.models import Image as ImageRow
+    from core.models import ImageStatus, utcnow
+
+    with runtime.session() as session:
+        for point in points:
+            if session.get(ImageRow, point.id) is None:
+                session.add(ImageRow(id=point.id, sha256=f"{point.id:064x}", mime="image/jpeg", width=1, height=1,
+                                     size_bytes=1, status=ImageStatus.indexed, indexed_at=utcnow(),
+                                     caption=point.payload.get("caption"), source=point.payload.get("source", "web")))
+        session.commit()
+    runtime.vectors.upsert(points)
+
+
+def bearer(runtime, name: str) -> dict:
+    """Headers that make requests as the user ``name`` (created if new)."""
+    from sqlmodel import select
+
+    from core.accounts import create_user, issue_token
+    from core.models import TokenKind, User
+
+    with runtime.session() as session:
+        user = session.exec(select(User).where(User.name == name)).first() or create_user(session, name)
+        return {"Authorization": f"Bearer {issue_token(session, user, TokenKind.api)}"}

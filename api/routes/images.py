@@ -6,7 +6,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from api.deps import QueueDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, QueueDep, RuntimeDep, SessionDep
 from api.errors import error_body, status_of
 from core.errors import ImageTooLarge, InvalidImage
 from core.images import delete_image, get_image, thumbnail_path
@@ -30,6 +30,7 @@ class UploadResult(BaseModel):
 @router.post("", status_code=202, response_model=UploadResult)
 def upload_images(
     runtime: RuntimeDep,
+    caller: CallerDep,
     queue: QueueDep,
     files: Annotated[list[UploadFile], File(description="One or more image files")],
     caption: Annotated[str | None, Form(max_length=4000, description="What the images show")] = None,
@@ -50,7 +51,7 @@ def upload_images(
             data = upload.file.read(limits.max_upload_bytes + 1)
             if len(data) > limits.max_upload_bytes:
                 raise ImageTooLarge(f"The file is larger than the limit of {limits.max_upload_bytes:,} bytes.")
-            image, created = submit_image(runtime, queue, data, source=ImageSource.web, caption=caption)
+            image, created = submit_image(runtime, queue, data, source=ImageSource.web, uploader=caller.name, caption=caption)
         except InvalidImage as exc:
             first_status = first_status or status_of(exc)
             rejected.append(RejectedFile(filename=upload.filename, error={"code": exc.code, "message": exc.message}))

@@ -9,10 +9,10 @@ from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep
 from core.errors import InvalidRequest, ServiceUnavailable
-from core.history import record_search
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
-from core.vectors import SearchFilter
-from recommender.search import search_by_example, search_text
+from core.vectors import IMAGE, SearchFilter
+from recommender.search import query_vector, search_by_example, search_text
+from recommender.signals import record_event
 from recommender.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,9 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    event = SearchEvent(user=caller, kind=SearchKind.text, query=query, filters=filters, page=page,
+    event = SearchEvent(user_id=caller.id, kind=SearchKind.text, query=query, filters=filters, page=page,
                         result_count=len(found.results))
-    background.add_task(_record, runtime, event)
+    background.add_task(_remember, runtime, event, lambda: query_vector(runtime, query))
     return SearchResponse(
         query=query,
         page=found.page,
@@ -101,8 +101,8 @@ def similar(
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
     found = similar_to(runtime, image_id, page)
-    event = SearchEvent(user=caller, kind=SearchKind.click, image_id=image_id, page=page, result_count=len(found))
-    background.add_task(_record, runtime, event)
+    event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page, result_count=len(found))
+    background.add_task(_remember, runtime, event, lambda: _image_vector(runtime, image_id))
     return SimilarResponse(image_id=image_id, page=page, results=[_result(m) for m in found])
 
 
@@ -110,14 +110,19 @@ def _result(match) -> SearchResult:
     return SearchResult(**vars(match), thumbnail_url=thumbnail_url(match.id), file_url=file_url(match.id))
 
 
-def _record(runtime, event: SearchEvent) -> None:
-    """History is worth keeping, not worth failing or slowing a search for: it is written
-    after the answer has been sent."""
+def _image_vector(runtime, image_id: int):
+    points = runtime.vectors.retrieve([image_id])
+    return points[0].vectors[IMAGE] if points else None  # deleted meanwhile
+
+
+def _remember(runtime, event: SearchEvent, vector=None) -> None:
+    """History and taste are worth keeping, not worth failing or slowing a search for:
+    they are written after the answer has been sent. Only a first page says what the
+    user wants (turning pages says nothing new)."""
     try:
-        with runtime.session() as session:
-            record_search(session, event)
+        record_event(runtime, event, vector() if vector and event.page == 1 else None)
     except ServiceUnavailable:
-        log.warning("Search history not recorded: the database is unavailable")
+        log.warning("Search history not recorded: the database or vector store is unavailable")
 
 
 class ExampleResult(BaseModel):
@@ -148,7 +153,7 @@ def search_similar(
     data = image_file.file.read(runtime.settings.limits.max_upload_bytes + 1)
     checked, hits = search_by_example(runtime, data, limit, score_threshold)
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
-    _record(runtime, SearchEvent(user=caller, kind=SearchKind.image, query=described, result_count=len(hits)))
+    _remember(runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits)))
     base = str(request.base_url).rstrip("/")
     results = [
         ExampleResult(

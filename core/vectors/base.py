@@ -36,12 +36,14 @@ class SearchFilter:
     uploader: str | None = None
     after: float | None = None
     before: float | None = None
+    exclude: frozenset[int] = frozenset()
+    """Point ids that must not be returned (what a feed has already shown)."""
 
     def keywords(self) -> dict[str, str]:
         return {key: value for key in KEYWORD_FIELDS if (value := getattr(self, key)) is not None}
 
     def is_empty(self) -> bool:
-        return not self.keywords() and self.after is None and self.before is None
+        return not self.keywords() and self.after is None and self.before is None and not self.exclude
 
 
 @dataclass

@@ -165,4 +165,5 @@ def _edge_filter(where: SearchFilter | None) -> qe.Filter | None:
     must = [qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.keywords().items()]
     if where.after is not None or where.before is not None:
         must.append(qe.FieldCondition("created_at", range=qe.RangeFloat(gte=where.after, lt=where.before)))
-    return qe.Filter(must=must)
+    must_not = [qe.HasIdCondition(set(where.exclude))] if where.exclude else None
+    return qe.Filter(must=must or None, must_not=must_not)

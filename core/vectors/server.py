@@ -145,4 +145,5 @@ def _server_filter(where: SearchFilter | None) -> models.Filter | None:
     must = [models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.keywords().items()]
     if where.after is not None or where.before is not None:
         must.append(models.FieldCondition(key="created_at", range=models.Range(gte=where.after, lt=where.before)))
-    return models.Filter(must=must)
+    must_not = [models.HasIdCondition(has_id=list(where.exclude))] if where.exclude else None
+    return models.Filter(must=must or None, must_not=must_not)

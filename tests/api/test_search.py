@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from core.models import SearchEvent, SearchKind
+from core.models import SearchEvent, SearchKind, User
 from core.vectors import IMAGE, TEXT, VectorPoint
 from recommender.search import query_vector
+from tests.factories import bearer
+from tests.factories import place as place_points
 
 QUERY = "a red bicycle against a brick wall"
 
@@ -30,7 +32,7 @@ def place(any_runtime, near: int = 40, far: int = 10, **payload):
         VectorPoint(id=1000 + i, vectors={IMAGE: unit(-q + 0.3 * rng.normal(size=q.shape))}, payload={"source": "web"})
         for i in range(1, far + 1)
     ]
-    any_runtime.vectors.upsert(points)
+    place_points(any_runtime, points)
     return q
 
 
@@ -53,7 +55,7 @@ def test_images_closest_to_the_query_come_first_with_urls_and_scores(any_client,
 def test_a_caption_match_is_fused_with_the_image_matches(any_client, any_runtime):
     q = place(any_runtime)
     other = unit(-q)
-    any_runtime.vectors.upsert(
+    place_points(any_runtime, 
         [VectorPoint(id=500, vectors={IMAGE: other, TEXT: q}, payload={"caption": "red bike", "source": "slack"})]
     )
     results = search(any_client, limit=3)["results"]
@@ -68,7 +70,7 @@ def test_a_caption_match_is_fused_with_the_image_matches(any_client, any_runtime
 def test_pages_never_repeat_or_skip_even_when_images_arrive_between_them(any_client, any_runtime):
     q = place(any_runtime)
     first = search(any_client, page=1)
-    any_runtime.vectors.upsert([VectorPoint(id=999, vectors={IMAGE: q}, payload={"source": "web"})])  # would rank first
+    place_points(any_runtime, [VectorPoint(id=999, vectors={IMAGE: q}, payload={"source": "web"})])  # would rank first
     later = [search(any_client, page=p) for p in (2, 3, 4)]
     ids = [r["id"] for page in [first, *later] for r in page["results"]]
     assert len(ids) == len(set(ids)) == 50 and 999 not in ids
@@ -79,7 +81,7 @@ def test_pages_never_repeat_or_skip_even_when_images_arrive_between_them(any_cli
 
 def test_filters_hold(any_client, any_runtime):
     place(any_runtime)
-    any_runtime.vectors.upsert(
+    place_points(any_runtime, 
         [
             VectorPoint(id=i, vectors={IMAGE: query_vector(any_runtime, QUERY)}, payload={"source": "slack", "channel": "C1",
                                                                                       "uploader": "ana", "created_at": 2e9})
@@ -105,11 +107,12 @@ def test_score_threshold_cuts_weak_matches_and_counts_the_strong_ones(any_client
 def test_searches_are_recorded_for_the_caller(any_client, any_runtime):
     place(any_runtime)
     search(any_client, page=2, source="web", score_threshold=0.5)
-    any_client.get("/api/search", params={"q": "  a   cat "}, headers={"X-FindImage-User": "ana"})
+    any_client.get("/api/search", params={"q": "  a   cat "}, headers=bearer(any_runtime, "ana"))
     with any_runtime.session() as session:
         events = list(session.exec(select(SearchEvent).order_by(SearchEvent.id)))
-    assert [(e.user, e.kind, e.query, e.page) for e in events] == [
-        ("anonymous", SearchKind.text, QUERY, 2),
+        users = [session.get(User, e.user_id).name for e in events]
+    assert [(user, e.kind, e.query, e.page) for user, e in zip(users, events)] == [
+        ("local", SearchKind.text, QUERY, 2),
         ("ana", SearchKind.text, "a cat", 1),
     ]
     assert events[0].filters == {"source": "web", "score_threshold": 0.5} and events[0].result_count == 15

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from core.models import SearchEvent, SearchKind
+from core.models import SearchEvent, SearchKind, User
 from core.vectors import IMAGE, TEXT, VectorPoint
+from tests.factories import bearer, place
 
 DIM = 32
 
@@ -28,7 +29,7 @@ def placed(any_runtime):
                     payload={"caption": f"caption {i}"})
         for i in range(50, 91)
     ]
-    any_runtime.vectors.upsert(points)
+    place(any_runtime, points)
     return look
 
 
@@ -53,7 +54,7 @@ def test_pages_continue_without_overlap(any_client, placed):
 
 
 def test_an_image_without_caption_fills_the_page_from_the_image_index(any_client, any_runtime, placed):
-    any_runtime.vectors.upsert([VectorPoint(id=100, vectors={IMAGE: placed}, payload={})])
+    place(any_runtime, [VectorPoint(id=100, vectors={IMAGE: placed}, payload={})])
     results = similar(any_client, 100)
     assert [r["id"] for r in results] == [1, *range(2, 15)]
     assert all(r["matched"] == ["image"] for r in results)
@@ -65,10 +66,11 @@ def test_no_model_runs_and_the_click_is_recorded(any_client, any_runtime, placed
 
     monkeypatch.setattr(any_runtime.embedder, "embed_texts", refuse)
     monkeypatch.setattr(any_runtime.embedder, "embed_pixels", refuse)
-    similar(any_client, 1, page=2, **{"X-FindImage-User": "ana"})
+    similar(any_client, 1, page=2, **bearer(any_runtime, "ana"))
     with any_runtime.session() as session:
         (event,) = session.exec(select(SearchEvent))
-    assert (event.user, event.kind, event.image_id, event.page, event.result_count) == ("ana", SearchKind.click, 1, 2, 14)
+        user = session.get(User, event.user_id).name
+    assert (user, event.kind, event.image_id, event.page, event.result_count) == ("ana", SearchKind.click, 1, 2, 14)
 
 
 def test_unknown_image_and_bad_page(any_client, placed):

@@ -61,6 +61,14 @@ def test_a_search_without_payloads_ranks_the_same_and_payloads_come_apart(store)
     assert store.payloads([3, 12, 999]) == {3: {"caption": "c3"}, 12: {"caption": "c12"}}
 
 
+def test_excluded_ids_are_never_returned(store):
+    centres, vectors = clustered(n_clusters=4, per_cluster=10)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}, payload={"source": "web"}) for i, v in enumerate(vectors)])
+    hits = store.search(IMAGE, centres[0], limit=10, where=SearchFilter(source="web", exclude=frozenset({1, 2, 3})))
+    assert {h.id for h in hits}.isdisjoint({1, 2, 3}) and len(hits) == 10
+    assert {h.id for h in hits[:7]} == set(range(4, 11))
+
+
 def test_text_search_only_sees_points_with_a_caption(store):
     _, vectors = clustered()
     store.upsert([

@@ -1,0 +1,173 @@
+"""The personal feed: images near each of the user's interests, in proportion to their
+weight, diversified, each with the reason it is there.
+
+Every page leaves out what the user liked and what the feed already showed them (the
+shown images are recorded), so pages never repeat an image. With no taste yet (or too
+few candidates) the page is filled with the team's newest and most-liked images.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
+from core.runtime import Runtime
+from core.vectors import IMAGE, SearchFilter
+from recommender.scoring import interleave_order, mmr_pick, quotas
+from recommender.signals import load_taste
+from recommender.taste import Interest, interests
+
+MAX_EXCLUDED = 5000
+"""Most recent impressions kept out of the candidates (older ones may come back)."""
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    id: int
+    score: float
+    reason: str
+    """Why it is here: "because you liked ...", "because you searched '...'", "new"."""
+    because_image: int | None
+    because_query: str | None
+    caption: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    items: list[FeedItem]
+    personal: bool
+    """False while the user has no taste yet: the page is the team's new and liked images."""
+
+
+def feed_page(runtime: Runtime, session: Session, user_id: int, limit: int = 24, now: float | None = None) -> FeedPage:
+    now = time.time() if now is None else now
+    excluded = _excluded(runtime, session, user_id, now)
+    taste = load_taste(session, user_id)
+    found = interests(taste, now, runtime.settings.taste.half_life) if taste else []
+    items = _personal(runtime, session, found, excluded, limit) if found else []
+    if len(items) < limit:
+        items += _popular_and_new(runtime, session, excluded | {i.id for i in items}, limit - len(items))
+    _remember_shown(session, user_id, [i.id for i in items], now)
+    return FeedPage(items, personal=bool(found))
+
+
+def _personal(runtime: Runtime, session: Session, found: list[Interest], excluded: set[int], limit: int) -> list[FeedItem]:
+    counts = quotas([i.share for i in found], limit)
+    where = SearchFilter(exclude=frozenset(excluded))
+    pools = [
+        runtime.vectors.search(IMAGE, interest.direction, max(3 * n, n + 8), where=where, with_payload=False)
+        for interest, n in zip(found, counts)
+    ]
+    points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
+    pools = [[h for h in pool if h.id in points] for pool in pools]  # deleted meanwhile
+    vectors = {i: _unit(p.vectors[IMAGE]) for i, p in points.items()}
+
+    picked: list[tuple[int, float, int]] = []  # (image id, relevance, interest)
+    taken: set[int] = set()
+    dim = len(found[0].direction)
+    order = interleave_order(counts) + [i for _ in range(limit) for i in range(len(found))]  # then any pool
+    for source in order:
+        if len(picked) == limit:
+            break
+        pool = [h for h in pools[source] if h.id not in taken]
+        if not pool:
+            continue
+        chosen = np.array([vectors[i] for i, _, _ in picked]).reshape(-1, dim)
+        best = mmr_pick(
+            np.array([h.score for h in pool]),
+            np.array([vectors[h.id] for h in pool]),
+            chosen,
+            runtime.settings.feed.diversity,
+            runtime.settings.feed.duplicate_above,
+        )
+        if best is None:  # only near-duplicates of what is on the page are left here
+            pools[source] = []
+            continue
+        picked.append((pool[best].id, pool[best].score, source))
+        taken.add(pool[best].id)
+    reasons = _reasons(session, found, [(i, vectors[i], source) for i, _, source in picked])
+    return [
+        FeedItem(i, round(float(score), 6), *reasons[i], points[i].payload.get("caption"), points[i].payload.get("source"))
+        for i, score, _ in picked
+    ]
+
+
+def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int, tuple]:
+    """For each picked image, the signal of its interest that is closest to it."""
+    ids = {sid for interest in found for sid in interest.exemplars}
+    signals = {s.id: s for s in session.exec(select(Signal).where(col(Signal.id).in_(ids)))} if ids else {}
+    reasons = {}
+    for image_id, vector, source in picked:
+        candidates = [signals[s] for s in found[source].exemplars if s in signals]
+        if not candidates:
+            reasons[image_id] = ("close to what you like", None, None)
+            continue
+        best = max(candidates, key=lambda s: float(_unit(np.frombuffer(s.vector, np.float32)) @ vector))
+        reasons[image_id] = _reason(session, best)
+    return reasons
+
+
+def _reason(session: Session, signal: Signal) -> tuple[str, int | None, str | None]:
+    if signal.kind is SignalKind.search:
+        return f"because you searched '{signal.query}'", None, signal.query
+    image = session.get(Image, signal.image_id) if signal.image_id else None
+    name = f"“{image.caption[:60]}”" if image and image.caption else f"image {signal.image_id}"
+    verb = "liked" if signal.kind is SignalKind.like else "looked at"
+    return f"because you {verb} {name}", signal.image_id, None
+
+
+def _popular_and_new(runtime: Runtime, session: Session, excluded: set[int], limit: int) -> list[FeedItem]:
+    """The team's most-liked images and its newest, alternately (the cold-start feed)."""
+    indexed = col(Image.status) == ImageStatus.indexed
+    likes = func.count(col(Like.user_id))
+    liked = session.exec(
+        select(Like.image_id, likes).join(Image, col(Image.id) == Like.image_id).where(indexed)
+        .where(col(Like.image_id).not_in(excluded)).group_by(col(Like.image_id)).order_by(likes.desc(), col(Like.image_id))
+        .limit(limit)
+    ).all()
+    newest = session.exec(
+        select(Image.id).where(indexed, col(Image.id).not_in(excluded))
+        .order_by(col(Image.indexed_at).desc(), col(Image.id).desc()).limit(limit)
+    ).all()
+    chosen: dict[int, str] = {}
+    popular = [(image_id, f"liked by {n} {'person' if n == 1 else 'people'}") for image_id, n in liked]
+    recent = [(image_id, "new") for image_id in newest]
+    for i in range(max(len(popular), len(recent))):
+        for source in (popular, recent):
+            if i < len(source) and source[i][0] not in chosen and len(chosen) < limit:
+                chosen[source[i][0]] = source[i][1]
+    payloads = runtime.vectors.payloads(list(chosen))
+    return [
+        FeedItem(i, 0.0, reason, None, None, payloads[i].get("caption"), payloads[i].get("source"))
+        for i, reason in chosen.items()
+        if i in payloads
+    ]
+
+
+def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> set[int]:
+    since = datetime.fromtimestamp(now, UTC) - timedelta(days=runtime.settings.feed.forget_shown_after_days)
+    liked = session.exec(select(Like.image_id).where(Like.user_id == user_id)).all()
+    shown = session.exec(
+        select(Impression.image_id)
+        .where(Impression.user_id == user_id, col(Impression.shown_at) >= since)
+        .order_by(col(Impression.shown_at).desc())
+        .limit(MAX_EXCLUDED)
+    ).all()
+    return set(liked) | set(shown)
+
+
+def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: float) -> None:
+    shown_at = datetime.fromtimestamp(now, UTC)
+    for image_id in image_ids:
+        session.merge(Impression(user_id=user_id, image_id=image_id, shown_at=shown_at))
+    session.commit()
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    vector = np.asarray(vector, np.float32)
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)

@@ -1,0 +1,155 @@
+"""A user's taste: a few interests in CLIP space, learned from what they did.
+
+Pure functions over arrays: no clock, settings or I/O; callers pass ``now`` and the
+parameters. Every signal (a like, a click, a search's text embedding) adds
+``weight * v`` to one interest's running sum; sums decay exponentially with a half-life,
+so an interest fades unless fed. One mean of mixed tastes points at nothing, so signals
+join the nearest interest only when they are close to it (cosine >= ``join_above``);
+otherwise they start a new interest, up to ``max_interests`` (then the nearest takes
+them). ``build_taste`` replays signals in time order and refines the assignment with
+weighted spherical k-means: the exact rebuild used after an unlike or a forget.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EXEMPLARS = 3
+"""Strongest signals remembered per interest, to explain recommendations."""
+
+
+@dataclass(frozen=True)
+class Signal:
+    id: int
+    vector: np.ndarray
+    weight: float
+    at: float
+    """Epoch seconds."""
+
+
+@dataclass(frozen=True)
+class Taste:
+    sums: np.ndarray
+    """(interests, dim): the decayed, weighted sum of each interest's signal vectors."""
+    weights: np.ndarray
+    """(interests,): the decayed total weight of each interest."""
+    at: float
+    """The time the sums are decayed to."""
+    exemplars: list[list[tuple[int, float]]] = field(default_factory=list)
+    """Per interest, its strongest signals as (signal id, decayed weight), strongest first."""
+
+    @classmethod
+    def empty(cls, dim: int, at: float = 0.0) -> "Taste":
+        return cls(np.zeros((0, dim), np.float32), np.zeros(0, np.float32), at, [])
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+
+@dataclass(frozen=True)
+class Interest:
+    direction: np.ndarray
+    """Unit vector: where in CLIP space this interest points."""
+    share: float
+    """Its part of the user's whole (decayed) taste, 0-1."""
+    exemplars: list[int]
+    """Signal ids that explain it, strongest first."""
+
+
+def decay_factor(elapsed: float, half_life: float) -> float:
+    return float(0.5 ** (max(elapsed, 0.0) / half_life))
+
+
+def decayed(taste: Taste, now: float, half_life: float) -> Taste:
+    """The same taste seen from ``now``: every sum and weight multiplied by the decay."""
+    f = decay_factor(now - taste.at, half_life)
+    exemplars = [[(sid, w * f) for sid, w in ex] for ex in taste.exemplars]
+    return Taste(taste.sums * f, taste.weights * f, max(now, taste.at), exemplars)
+
+
+def update_taste(
+    taste: Taste, signal: Signal, half_life: float, max_interests: int = 4, join_above: float = 0.5
+) -> Taste:
+    """``taste`` with one more signal, in O(interests x dim)."""
+    current = decayed(taste, signal.at, half_life)
+    weight = signal.weight * decay_factor(current.at - signal.at, half_life)
+    vector = _unit(signal.vector)
+    sums, weights = current.sums.copy(), current.weights.copy()
+    exemplars = [list(ex) for ex in current.exemplars]
+    if len(weights):
+        similarity = _unit(sums) @ vector
+        nearest = int(np.argmax(similarity))
+    if not len(weights) or (similarity[nearest] < join_above and len(weights) < max_interests):
+        sums = np.vstack([sums, weight * vector[None, :]]).astype(np.float32)
+        weights = np.append(weights, weight).astype(np.float32)
+        exemplars.append([(signal.id, weight)])
+    else:
+        sums[nearest] += weight * vector
+        weights[nearest] += weight
+        exemplars[nearest] = _strongest(exemplars[nearest] + [(signal.id, weight)])
+    return Taste(sums, weights, current.at, exemplars)
+
+
+def build_taste(
+    signals: list[Signal],
+    dim: int,
+    now: float,
+    half_life: float,
+    max_interests: int = 4,
+    join_above: float = 0.5,
+    iterations: int = 10,
+) -> Taste:
+    """The taste these signals make, exactly: replayed in time order (as the incremental
+    updates saw them), then the assignment refined by weighted spherical k-means."""
+    ordered = sorted(signals, key=lambda s: (s.at, s.id))
+    taste = Taste.empty(dim, ordered[0].at if ordered else now)
+    for signal in ordered:
+        taste = update_taste(taste, signal, half_life, max_interests, join_above)
+    if len(taste) < 2:
+        return decayed(taste, now, half_life)
+    vectors = _unit(np.stack([s.vector for s in ordered]).astype(np.float32))
+    weights = np.array([s.weight * decay_factor(now - s.at, half_life) for s in ordered], np.float32)
+    centres = _unit(taste.sums)
+    assignment = np.argmax(vectors @ centres.T, axis=1)
+    for _ in range(iterations):
+        sums = np.zeros_like(centres)
+        np.add.at(sums, assignment, weights[:, None] * vectors)
+        kept = np.flatnonzero(np.linalg.norm(sums, axis=1) > 0)  # an interest may lose all its signals
+        centres = _unit(sums[kept])
+        new_assignment = np.argmax(vectors @ centres.T, axis=1)
+        if len(kept) == len(sums) and np.array_equal(new_assignment, assignment):
+            break
+        assignment = new_assignment
+    sums = np.zeros_like(centres)
+    np.add.at(sums, assignment, weights[:, None] * vectors)
+    totals = np.bincount(assignment, weights=weights, minlength=len(centres)).astype(np.float32)
+    exemplars = [
+        _strongest([(s.id, float(w)) for s, w, a in zip(ordered, weights, assignment) if a == i])
+        for i in range(len(centres))
+    ]
+    return Taste(sums.astype(np.float32), totals, max(now, taste.at), exemplars)
+
+
+def interests(taste: Taste, now: float, half_life: float, least_share: float = 0.05) -> list[Interest]:
+    """The taste's interests seen from ``now``, strongest first; those under
+    ``least_share`` of the whole are dropped (and the rest renormalised)."""
+    current = decayed(taste, now, half_life)
+    total = float(current.weights.sum())
+    if total <= 0:
+        return []
+    shares = current.weights / total
+    keep = [i for i in np.argsort(-shares, kind="stable") if shares[i] >= least_share]
+    kept_total = float(shares[keep].sum())
+    return [
+        Interest(_unit(current.sums[i]), float(shares[i]) / kept_total, [sid for sid, _ in current.exemplars[i]])
+        for i in keep
+    ]
+
+
+def _strongest(exemplars: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    return sorted(exemplars, key=lambda e: (-e[1], e[0]))[:EXEMPLARS]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.where(norm > 0, norm, 1)).astype(np.float32)
