@@ -1,6 +1,7 @@
-"""``findimage``: serve, worker, import."""
+"""``findimage``: serve, worker, import, model, user."""
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -112,6 +113,68 @@ def export_model(force: Annotated[bool, typer.Option(help="Export again even if 
         for tower, cosine in towers.items():
             verdict = "[green]agrees[/]" if cosine >= AGREEMENT else f"[yellow]refused: below {AGREEMENT}[/]"
             console.print(f"  {tower:6} {precision}: least cosine to torch fp32 {cosine:.6f}  {verdict}")
+
+
+user_app = typer.Typer(help="People and their access.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("create")
+def create_user_command(
+    name: str, admin: Annotated[bool, typer.Option(help="May delete anyone's images")] = False
+) -> None:
+    """Create a user and print a one-time login link for them (valid 24 hours)."""
+    from core.accounts import create_user
+
+    with _accounts() as session:
+        user = create_user(session, name, is_admin=admin)
+        _print_login_link(session, user)
+
+
+@user_app.command("login")
+def login_link_command(name: str) -> None:
+    """Print a new one-time login link for a user."""
+    from core.accounts import user_named
+
+    with _accounts() as session:
+        _print_login_link(session, user_named(session, name))
+
+
+@user_app.command("token")
+def api_token_command(name: str) -> None:
+    """Print a new API token for a user (send it as ``Authorization: Bearer <token>``)."""
+    from core.accounts import issue_token, user_named
+    from core.models import TokenKind
+
+    with _accounts() as session:
+        token = issue_token(session, user_named(session, name), TokenKind.api)
+    console.print("API token (shown once; keep it secret):")
+    print(token)
+
+
+def _print_login_link(session, user) -> None:
+    from core.accounts import issue_token
+    from core.models import TokenKind
+
+    token = issue_token(session, user, TokenKind.login)
+    console.print(f"One-time login link for {user.name} (valid 24 hours):")
+    print(f"{get_settings().base_url}/login/{token}")
+
+
+@contextmanager
+def _accounts():
+    """A database session for account commands (no model, queue or vector store needed)."""
+    from core.db import create_db_engine, session_scope
+
+    try:
+        engine = create_db_engine(get_settings())
+        try:
+            with session_scope(engine) as session:
+                yield session
+        finally:
+            engine.dispose()
+    except FindImageError as exc:
+        _fail(exc.message)
 
 
 def _open_runtime(settings):

@@ -1,26 +1,13 @@
 """``findimage import DIR`` on the embedded store: it imports, embeds and reports."""
 
-import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from cli.main import app
-from core.config import get_settings
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
 from core.vectors import TEXT
 from tests.factories import distinct_jpeg, image_bytes
-
-
-@pytest.fixture
-def cli_env(settings, monkeypatch):
-    monkeypatch.setenv("FINDIMAGE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("FINDIMAGE_REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("FINDIMAGE_CLIP__MODEL", settings.clip.model)
-    monkeypatch.setenv("FINDIMAGE_MODELS_DIR", str(settings.models_dir))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_import_folder_indexes_good_files_skips_duplicates_and_reports_bad_ones(cli_env, tmp_path, settings, embedder):

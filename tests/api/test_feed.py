@@ -1,0 +1,132 @@
+"""Likes, history and the personal feed, on real embedded parts with placed vectors:
+three unrelated topics of 20 images each, so what a taste should bring up is known."""
+
+import numpy as np
+import pytest
+
+from core.vectors import IMAGE, VectorPoint
+from tests.factories import bearer, place
+
+DIM = 32
+TOPICS = {"cats": 100, "maps": 200, "boats": 300}
+"""Topic -> first image id; each topic has ids first+1 .. first+20."""
+
+
+def unit(x):
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def topic_of(image_id: int) -> str:
+    return next(name for name, first in TOPICS.items() if first < image_id <= first + 20)
+
+
+@pytest.fixture
+def topics(app_runtime):
+    rng = np.random.default_rng(7)
+    basis = np.linalg.qr(rng.normal(size=(DIM, DIM)))[0].astype(np.float32)
+    points = []
+    for k, first in enumerate(TOPICS.values()):
+        vectors = unit(basis[k] + 0.5 * rng.normal(size=(20, DIM)) / np.sqrt(DIM))
+        points += [VectorPoint(id=first + 1 + i, vectors={IMAGE: v}, payload={"source": "web", "caption": f"{first + 1 + i}"})
+                   for i, v in enumerate(vectors)]
+    place(app_runtime, points)
+
+
+def feed(client, headers, limit=10):
+    response = client.get("/api/feed", params={"limit": limit}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def like(client, headers, *image_ids):
+    for image_id in image_ids:
+        response = client.put(f"/api/images/{image_id}/like", headers=headers)
+        assert response.status_code == 200, response.text
+
+
+def test_likes_turn_the_feed_toward_the_liked_topic(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    cold = feed(client, ana)
+    assert not cold["personal"] and len(cold["results"]) == 10
+    like(client, ana, 101, 102, 103)
+    page = feed(client, ana)
+    assert page["personal"]
+    ids = [r["id"] for r in page["results"]]
+    assert len(ids) == 10 and all(topic_of(i) == "cats" for i in ids)
+    assert not {101, 102, 103} & set(ids)  # never what you already like
+    assert all(r["reason"].startswith("because you liked") and r["because_image"] in (101, 102, 103)
+               for r in page["results"])
+
+
+def test_pages_never_repeat_an_image(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    like(client, ana, 101, 201)
+    seen = [r["id"] for _ in range(4) for r in feed(client, ana, limit=12)["results"]]
+    assert len(seen) == len(set(seen)) == 48
+
+
+def test_two_interests_share_the_page_by_weight(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    like(client, ana, 101, 102, 103, 201)  # three cats, one map
+    topics_shown = [topic_of(r["id"]) for r in feed(client, ana, limit=12)["results"]]
+    assert topics_shown.count("cats") == 9 and topics_shown.count("maps") == 3
+    assert topics_shown[:2] == ["cats", "maps"] or topics_shown[:3].count("maps") == 1  # interleaved, not stacked
+
+
+def test_one_users_signals_never_reach_anothers_feed(client, app_runtime, topics):
+    ana, bob = bearer(app_runtime, "ana"), bearer(app_runtime, "bob")
+    like(client, ana, 101, 102, 103)
+    like(client, bob, 301, 302)
+    assert {topic_of(r["id"]) for r in feed(client, bob)["results"]} == {"boats"}
+    assert {topic_of(r["id"]) for r in feed(client, ana)["results"]} == {"cats"}
+    assert [i["image_id"] for i in client.get("/api/me/history", headers=bob).json()] == [302, 301]
+
+
+def test_a_search_counts_toward_the_taste_with_its_reason(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    assert client.get("/api/search", params={"q": "anything"}, headers=ana).status_code == 200
+    page = feed(client, ana)
+    assert page["personal"] and page["results"][0]["reason"] == "because you searched 'anything'"
+
+
+def test_like_is_idempotent_and_unlike_takes_the_taste_back(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    first = client.put("/api/images/101/like", headers=ana).json()
+    again = client.put("/api/images/101/like", headers=ana).json()
+    assert (first["liked"], first["changed"], again["changed"]) == (True, True, False)
+    assert [i["id"] for i in client.get("/api/me/likes", headers=ana).json()] == [101]
+    assert client.put("/api/images/4242/like", headers=ana).status_code == 404
+    gone = client.delete("/api/images/101/like", headers=ana).json()
+    assert (gone["liked"], gone["changed"]) == (False, True)
+    assert client.delete("/api/images/101/like", headers=ana).json()["changed"] is False
+    assert client.get("/api/me/likes", headers=ana).json() == []
+    assert not feed(client, ana)["personal"]
+
+
+def test_history_lists_searches_clicks_and_likes_newest_first_and_clears(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    client.get("/api/search", params={"q": "a cat"}, headers=ana)
+    client.get("/api/images/101/similar", headers=ana)
+    like(client, ana, 102)
+    history = client.get("/api/me/history", headers=ana).json()
+    assert [(h["kind"], h["query"], h["image_id"]) for h in history] == [
+        ("like", None, 102), ("click", None, 101), ("text", "a cat", None)]
+    assert client.get("/api/me/history", params={"page": 2, "limit": 2}, headers=ana).json()[0]["kind"] == "text"
+    assert client.delete("/api/me/history", headers=ana).status_code == 204
+    assert client.get("/api/me/history", headers=ana).json() == []
+    assert client.get("/api/me/likes", headers=ana).json() == []
+    assert not feed(client, ana)["personal"]
+
+
+def test_the_cold_start_feed_shows_the_most_liked_first(client, app_runtime, topics):
+    for name in ("ana", "bob"):
+        like(client, bearer(app_runtime, name), 205)
+    like(client, bearer(app_runtime, "cy"), 305)
+    results = feed(client, bearer(app_runtime, "dee"))["results"]
+    assert [(r["id"], r["reason"]) for r in results[:3:2]] == [(205, "liked by 2 people"), (305, "liked by 1 person")]
+    assert results[1]["reason"] == "new"
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"page": 0}])
+def test_bad_feed_parameters(client, params):
+    assert client.get("/api/feed", params=params).status_code == 422
