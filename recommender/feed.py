@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
 from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
@@ -60,7 +60,7 @@ def _personal(runtime: Runtime, session: Session, found: list[Interest], exclude
     counts = quotas([i.share for i in found], limit)
     where = SearchFilter(exclude=frozenset(excluded))
     pools = [
-        runtime.vectors.search(IMAGE, interest.direction, max(3 * n, n + 8), where=where, with_payload=False)
+        runtime.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
         for interest, n in zip(found, counts)
     ]
     points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
@@ -101,6 +101,8 @@ def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int,
     """For each picked image, the signal of its interest that is closest to it."""
     ids = {sid for interest in found for sid in interest.exemplars}
     signals = {s.id: s for s in session.exec(select(Signal).where(col(Signal.id).in_(ids)))} if ids else {}
+    image_ids = {s.image_id for s in signals.values() if s.image_id is not None}
+    captions = dict(session.exec(select(Image.id, Image.caption).where(col(Image.id).in_(image_ids))).all()) if image_ids else {}
     reasons = {}
     for image_id, vector, source in picked:
         candidates = [signals[s] for s in found[source].exemplars if s in signals]
@@ -108,15 +110,14 @@ def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int,
             reasons[image_id] = ("close to what you like", None, None)
             continue
         best = max(candidates, key=lambda s: float(_unit(np.frombuffer(s.vector, np.float32)) @ vector))
-        reasons[image_id] = _reason(session, best)
+        reasons[image_id] = _reason(best, captions.get(best.image_id))
     return reasons
 
 
-def _reason(session: Session, signal: Signal) -> tuple[str, int | None, str | None]:
+def _reason(signal: Signal, caption: str | None) -> tuple[str, int | None, str | None]:
     if signal.kind is SignalKind.search:
         return f"because you searched '{signal.query}'", None, signal.query
-    image = session.get(Image, signal.image_id) if signal.image_id else None
-    name = f"“{image.caption[:60]}”" if image and image.caption else f"image {signal.image_id}"
+    name = f"“{caption[:60]}”" if caption else f"image {signal.image_id}"
     verb = "liked" if signal.kind is SignalKind.like else "looked at"
     return f"because you {verb} {name}", signal.image_id, None
 
@@ -162,9 +163,12 @@ def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> s
 
 
 def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: float) -> None:
+    if not image_ids:
+        return
     shown_at = datetime.fromtimestamp(now, UTC)
-    for image_id in image_ids:
-        session.merge(Impression(user_id=user_id, image_id=image_id, shown_at=shown_at))
+    # Any earlier impression of these images is past the window (else they were excluded).
+    session.execute(delete(Impression).where(col(Impression.user_id) == user_id, col(Impression.image_id).in_(image_ids)))
+    session.execute(insert(Impression), [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids])
     session.commit()
 
 

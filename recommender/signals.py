@@ -132,8 +132,8 @@ def rebuild_taste(runtime: Runtime, session: Session, user_id: int, now: float |
             taste_math.Signal(r.id, np.frombuffer(r.vector, np.float32), r.weight, _epoch(r.created_at)) for r in rows
         ]
         at = now if now is not None else time.time()
-        built = taste_math.build_taste(signals, runtime.embedder.dim, at, params.half_life,
-                                       params.max_interests, params.join_above)
+        dim = len(signals[0].vector) if signals else (stored.state["dim"] if stored else 0)
+        built = taste_math.build_taste(signals, dim, at, params.half_life, params.max_interests, params.join_above)
         if _save(session, user_id, built, stored.version if stored else None):
             return
         session.rollback()
