@@ -70,7 +70,7 @@ def like(runtime: Runtime, session: Session, user_id: int, image_id: int, source
     if points:
         add_signal(runtime, session, user_id, SignalKind.like, points[0].vectors[IMAGE], image_id=image_id)
     else:
-        log.info("Image %s is not indexed yet; its like will count once it is liked again", image_id)
+        log.info("Image %s is not indexed yet: the like is kept but does not feed the taste", image_id)
     return True
 
 
