@@ -7,14 +7,14 @@ sessions are signed cookies (see ``api/deps.py``); their key is ``session_secret
 import hashlib
 import os
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from core.config import Settings
 from core.errors import InvalidRequest, NotFound
-from core.models import AuthToken, TokenKind, User, utcnow
+from core.models import AuthToken, TokenKind, User, as_utc, utcnow
 
 LOCAL_USER = "local"
 """The one user of a login-free install."""
@@ -78,7 +78,7 @@ def redeem_login_link(session: Session, token: str) -> User | None:
         select(AuthToken).where(AuthToken.token_sha256 == _digest(token), AuthToken.kind == TokenKind.login)
     ).first()
     now = utcnow()
-    if found is None or found.used_at is not None or _aware(found.expires_at) < now:
+    if found is None or found.used_at is not None or as_utc(found.expires_at) < now:
         return None
     found.used_at = now
     session.add(found)
@@ -105,8 +105,3 @@ def session_secret(settings: Settings) -> str:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -19,7 +19,7 @@ from core.runtime import Runtime
 from core.vectors import IMAGE, SearchFilter
 from recommender.scoring import interleave_order, mmr_pick, quotas
 from recommender.signals import load_taste
-from recommender.taste import Interest, interests
+from recommender.taste import Interest, interests, unit
 
 MAX_EXCLUDED = 5000
 """Most recent impressions kept out of the candidates (older ones may come back)."""
@@ -65,7 +65,7 @@ def _personal(runtime: Runtime, session: Session, found: list[Interest], exclude
     ]
     points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
     pools = [[h for h in pool if h.id in points] for pool in pools]  # deleted meanwhile
-    vectors = {i: _unit(p.vectors[IMAGE]) for i, p in points.items()}
+    vectors = {i: unit(p.vectors[IMAGE]) for i, p in points.items()}
 
     picked: list[tuple[int, float, int]] = []  # (image id, relevance, interest)
     taken: set[int] = set()
@@ -109,7 +109,7 @@ def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int,
         if not candidates:
             reasons[image_id] = ("close to what you like", None, None)
             continue
-        best = max(candidates, key=lambda s: float(_unit(np.frombuffer(s.vector, np.float32)) @ vector))
+        best = max(candidates, key=lambda s: float(unit(np.frombuffer(s.vector, np.float32)) @ vector))
         reasons[image_id] = _reason(best, captions.get(best.image_id))
     return reasons
 
@@ -170,8 +170,3 @@ def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: f
     session.execute(delete(Impression).where(col(Impression.user_id) == user_id, col(Impression.image_id).in_(image_ids)))
     session.execute(insert(Impression), [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids])
     session.commit()
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    vector = np.asarray(vector, np.float32)
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)

@@ -9,7 +9,6 @@ and forget.
 
 import logging
 import time
-from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import delete, update
@@ -27,6 +26,7 @@ from core.models import (
     Signal,
     SignalKind,
     Taste,
+    as_utc,
 )
 from core.runtime import Runtime
 from core.vectors import IMAGE
@@ -108,7 +108,7 @@ def add_signal(
                  vector=np.asarray(vector, np.float32).tobytes(), weight=weight)
     session.add(row)
     session.commit()
-    signal = taste_math.Signal(row.id, np.frombuffer(row.vector, np.float32), weight, _epoch(row.created_at))
+    signal = taste_math.Signal(row.id, np.frombuffer(row.vector, np.float32), weight, as_utc(row.created_at).timestamp())
     params = runtime.settings.taste
     for _ in range(ATTEMPTS):
         stored = session.get(Taste, user_id)
@@ -129,7 +129,7 @@ def rebuild_taste(runtime: Runtime, session: Session, user_id: int, now: float |
         rows = session.exec(select(Signal).where(Signal.user_id == user_id).order_by(col(Signal.id))).all()
         stored = session.get(Taste, user_id)
         signals = [
-            taste_math.Signal(r.id, np.frombuffer(r.vector, np.float32), r.weight, _epoch(r.created_at)) for r in rows
+            taste_math.Signal(r.id, np.frombuffer(r.vector, np.float32), r.weight, as_utc(r.created_at).timestamp()) for r in rows
         ]
         at = now if now is not None else time.time()
         dim = len(signals[0].vector) if signals else (stored.state["dim"] if stored else 0)
@@ -174,7 +174,3 @@ def _save(session: Session, user_id: int, taste: taste_math.Taste, version: int 
     except IntegrityError:
         return False
     return True
-
-
-def _epoch(moment: datetime) -> float:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

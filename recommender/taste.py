@@ -73,11 +73,11 @@ def update_taste(
     """``taste`` with one more signal, in O(interests x dim)."""
     current = decayed(taste, signal.at, half_life)
     weight = signal.weight * decay_factor(current.at - signal.at, half_life)
-    vector = _unit(signal.vector)
+    vector = unit(signal.vector)
     sums, weights = current.sums.copy(), current.weights.copy()
     exemplars = [list(ex) for ex in current.exemplars]
     if len(weights):
-        similarity = _unit(sums) @ vector
+        similarity = unit(sums) @ vector
         nearest = int(np.argmax(similarity))
     if not len(weights) or (similarity[nearest] < join_above and len(weights) < max_interests):
         sums = np.vstack([sums, weight * vector[None, :]]).astype(np.float32)
@@ -107,15 +107,15 @@ def build_taste(
         taste = update_taste(taste, signal, half_life, max_interests, join_above)
     if len(taste) < 2:
         return decayed(taste, now, half_life)
-    vectors = _unit(np.stack([s.vector for s in ordered]).astype(np.float32))
+    vectors = unit(np.stack([s.vector for s in ordered]).astype(np.float32))
     weights = np.array([s.weight * decay_factor(now - s.at, half_life) for s in ordered], np.float32)
-    centres = _unit(taste.sums)
+    centres = unit(taste.sums)
     assignment = np.argmax(vectors @ centres.T, axis=1)
     for _ in range(iterations):
         sums = np.zeros_like(centres)
         np.add.at(sums, assignment, weights[:, None] * vectors)
         kept = np.flatnonzero(np.linalg.norm(sums, axis=1) > 0)  # an interest may lose all its signals
-        centres = _unit(sums[kept])
+        centres = unit(sums[kept])
         new_assignment = np.argmax(vectors @ centres.T, axis=1)
         if len(kept) == len(sums) and np.array_equal(new_assignment, assignment):
             break
@@ -141,7 +141,7 @@ def interests(taste: Taste, now: float, half_life: float, least_share: float = 0
     keep = [i for i in np.argsort(-shares, kind="stable") if shares[i] >= least_share]
     kept_total = float(shares[keep].sum())
     return [
-        Interest(_unit(current.sums[i]), float(shares[i]) / kept_total, [sid for sid, _ in current.exemplars[i]])
+        Interest(unit(current.sums[i]), float(shares[i]) / kept_total, [sid for sid, _ in current.exemplars[i]])
         for i in keep
     ]
 
@@ -150,6 +150,7 @@ def _strongest(exemplars: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return sorted(exemplars, key=lambda e: (-e[1], e[0]))[:EXEMPLARS]
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
+def unit(x: np.ndarray) -> np.ndarray:
+    """``x`` (one vector or rows of them) scaled to length 1; zero stays zero."""
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return (x / np.where(norm > 0, norm, 1)).astype(np.float32)
