@@ -66,6 +66,8 @@ class SearchPage:
     total_found: int
     """Results in the whole ranking (at most ``MAX_RANKED``); with a score threshold, the
     number of strong matches."""
+    query_vector: np.ndarray | None = None
+    """The query's embedding when this page ranked afresh (None for a cached ranking)."""
 
 
 def search_text(
@@ -79,6 +81,7 @@ def search_text(
     where = where or SearchFilter()
     key = _ranking_key(runtime, query, score_threshold, where)
     ranking = _cached_ranking(runtime, key) if page > 1 else None
+    vector = None
     if ranking is None:
         vector, new_vector = _query_vector(runtime, query)
         ranking = fuse(
@@ -89,7 +92,7 @@ def search_text(
         )
         _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
-    return SearchPage(described(runtime, ranking[start : start + limit]), page, limit, len(ranking))
+    return SearchPage(described(runtime, ranking[start : start + limit]), page, limit, len(ranking), vector)
 
 
 def search_by_example(

@@ -7,6 +7,10 @@ page), interleaved, never the clicked image, never one already shown on an earli
 Both lists are searched to a fixed depth, so every page comes from the same two lists.
 """
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from core.errors import NotFound
 from core.runtime import Runtime
 from core.vectors import IMAGE, TEXT, Hit
@@ -16,7 +20,14 @@ PER_INDEX = 7
 MAX_PAGES = 20
 
 
-def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> list[Match]:
+@dataclass(frozen=True)
+class SimilarPage:
+    results: list[Match]
+    clicked_vector: np.ndarray
+    """The clicked image's own ``image`` vector (what the click says the user likes)."""
+
+
+def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> SimilarPage:
     points = runtime.vectors.retrieve([image_id])
     if not points:
         raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")
@@ -26,12 +37,12 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> list[Match]:
     if TEXT in point.vectors:
         lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth, with_payload=False)
     if page > MAX_PAGES:
-        return []
+        return SimilarPage([], point.vectors[IMAGE])
     shown = {image_id}
     queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
     for _ in range(page):
         results = _one_page(queues, shown)
-    return described(runtime, results)
+    return SimilarPage(described(runtime, results), point.vectors[IMAGE])
 
 
 def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Ranked]:

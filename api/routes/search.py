@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from api.deps import CallerDep, RuntimeDep
 from core.errors import InvalidRequest, ServiceUnavailable
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
-from core.vectors import IMAGE, SearchFilter
-from recommender.search import query_vector, search_by_example, search_text
+from core.vectors import SearchFilter
+from recommender.search import search_by_example, search_text
 from recommender.signals import record_event
 from recommender.similar import MAX_PAGES, similar_to
 
@@ -74,7 +74,7 @@ def search(
                                  "score_threshold": score_threshold}.items() if v is not None}
     event = SearchEvent(user_id=caller.id, kind=SearchKind.text, query=query, filters=filters, page=page,
                         result_count=len(found.results))
-    background.add_task(_remember, runtime, event, lambda: query_vector(runtime, query))
+    background.add_task(_remember, runtime, event, found.query_vector)
     return SearchResponse(
         query=query,
         page=found.page,
@@ -101,18 +101,14 @@ def similar(
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
     found = similar_to(runtime, image_id, page)
-    event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page, result_count=len(found))
-    background.add_task(_remember, runtime, event, lambda: _image_vector(runtime, image_id))
-    return SimilarResponse(image_id=image_id, page=page, results=[_result(m) for m in found])
+    event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page,
+                        result_count=len(found.results))
+    background.add_task(_remember, runtime, event, found.clicked_vector)
+    return SimilarResponse(image_id=image_id, page=page, results=[_result(m) for m in found.results])
 
 
 def _result(match) -> SearchResult:
     return SearchResult(**vars(match), thumbnail_url=thumbnail_url(match.id), file_url=file_url(match.id))
-
-
-def _image_vector(runtime, image_id: int):
-    points = runtime.vectors.retrieve([image_id])
-    return points[0].vectors[IMAGE] if points else None  # deleted meanwhile
 
 
 def _remember(runtime, event: SearchEvent, vector=None) -> None:
@@ -120,7 +116,7 @@ def _remember(runtime, event: SearchEvent, vector=None) -> None:
     they are written after the answer has been sent. Only a first page says what the
     user wants (turning pages says nothing new)."""
     try:
-        record_event(runtime, event, vector() if vector and event.page == 1 else None)
+        record_event(runtime, event, vector if event.page == 1 else None)
     except ServiceUnavailable:
         log.warning("Search history not recorded: the database or vector store is unavailable")
 
