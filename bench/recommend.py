@@ -1,6 +1,7 @@
 """How good and how fast the personal feed is, against baselines measured in the same run.
 
     python bench/recommend.py [--items 20000] [--users 40] [--rounds 8] [--latency-points 100000 1000000]
+                              [--stores DIR]
 
 A SYNTHETIC world: items in topic clusters of a 512-d space (CLIP's width), topics in
 families of 10 (sibling topics are alike: "dogs on beaches" and "dogs in snow"; how alike
@@ -92,8 +93,20 @@ class World:
 
 
 def open_parts(work: Path, world: World) -> Runtime:
+    """The world loaded into a store under ``work`` (and indexed), or the one loaded there before."""
     settings = Settings(data_dir=work, worker=WorkerSettings(index_after_points=10_000))
     engine = create_db_engine(settings)
+    vectors = open_vector_store(settings)
+    vectors.ensure_collection(DIM)
+    loaded = work / "loaded"
+    if not loaded.exists():
+        _load(engine, vectors, world)
+        loaded.touch()
+    # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place.
+    return Runtime(settings, engine, FileStore(settings.files_dir), embedder=None, vectors=vectors, redis=None)
+
+
+def _load(engine, vectors, world: World) -> None:
     with engine.begin() as connection:
         now = utcnow()
         for start in range(0, len(world.ids), 20_000):
@@ -102,14 +115,10 @@ def open_parts(work: Path, world: World) -> Runtime:
                  "size_bytes": 1, "status": ImageStatus.indexed, "indexed_at": now, "created_at": now, "source": "web"}
                 for i in world.ids[start:start + 20_000]
             ])
-    vectors = open_vector_store(settings)
-    vectors.ensure_collection(DIM)
     for start in range(0, len(world.ids), 5000):
         vectors.upsert([VectorPoint(int(i), {IMAGE: v}, {"source": "web"})
                         for i, v in zip(world.ids[start:start + 5000], world.vectors[start:start + 5000])])
     vectors.build_index()
-    # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place.
-    return Runtime(settings, engine, FileStore(settings.files_dir), embedder=None, vectors=vectors, redis=None)
 
 
 class Ours:
@@ -209,36 +218,43 @@ def main() -> None:
     parser.add_argument("--sibling-spread", type=float, default=0.35,
                         help="how far sibling topics' centres stray from their family's (smaller: more alike)")
     parser.add_argument("--latency-points", type=int, nargs="*", default=[100_000])
+    parser.add_argument("--stores", type=Path, help="keep the latency stores here and reuse them in later runs "
+                        "(indexing 1M points takes tens of minutes on 2 cores)")
+    parser.add_argument("--latency-only", action="store_true", help="skip the quality simulation")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp:
-        world = World(args.items, args.topics, sibling_spread=args.sibling_spread)
-        runtime = open_parts(Path(tmp) / "quality", world)
-        tastes = world.tastes(args.users)
-        methods = [Ours(runtime, args.users)] + [
-            Baseline(name, runtime, world, args.users)
-            for name in ("random", "most-liked", "mean of liked vectors", "Qdrant recommend best_score")
-        ]
-        print(f"\nSYNTHETIC: {args.items:,} items in {args.topics} topics (dim {DIM}), {args.users} users "
-              f"x {args.rounds} rounds of {PAGE}; {world.describe()}")
-        scores = {}
-        for method in methods:
-            world.rng = np.random.default_rng(42)  # every method meets the same users and dice
-            started = time.perf_counter()
-            scores[method.name] = simulate(method, world, tastes, args.rounds)
-            hit, ndcg = scores[method.name]
-            print(f"{method.name:30} hit-rate@20 {hit:.3f}  nDCG@20 {ndcg:.3f}   ({time.perf_counter() - started:.0f} s)",
-                  flush=True)
-        best = max((s for name, s in scores.items() if not name.startswith("ours")), key=lambda s: s[0])
-        ours = scores[methods[0].name]
-        print(f"ours / best baseline: hit-rate {ours[0] / best[0]:.2f}x, nDCG {ours[1] / best[1]:.2f}x   (target >= 1.2x)")
-        runtime.vectors.close()
-        runtime.engine.dispose()
-
+        if not args.latency_only:
+            quality(args, Path(tmp) / "quality")
         print("\nfeed latency (feed_page in process, user with 30 likes, embedded Qdrant Edge + SQLite):")
         for points in args.latency_points:
-            p50 = feed_latency(points, Path(tmp) / f"latency-{points}")
+            p50 = feed_latency(points, (args.stores or Path(tmp)) / f"latency-{points}")
             print(f"  {points:>9,} items: p50 {1000 * p50:.1f} ms   (target <= 15 ms at 1M)", flush=True)
+
+
+def quality(args: argparse.Namespace, work: Path) -> None:
+    world = World(args.items, args.topics, sibling_spread=args.sibling_spread)
+    runtime = open_parts(work, world)
+    tastes = world.tastes(args.users)
+    methods = [Ours(runtime, args.users)] + [
+        Baseline(name, runtime, world, args.users)
+        for name in ("random", "most-liked", "mean of liked vectors", "Qdrant recommend best_score")
+    ]
+    print(f"\nSYNTHETIC: {args.items:,} items in {args.topics} topics (dim {DIM}), {args.users} users "
+          f"x {args.rounds} rounds of {PAGE}; {world.describe()}")
+    scores = {}
+    for method in methods:
+        world.rng = np.random.default_rng(42)  # every method meets the same users and dice
+        started = time.perf_counter()
+        scores[method.name] = simulate(method, world, tastes, args.rounds)
+        hit, ndcg = scores[method.name]
+        print(f"{method.name:30} hit-rate@20 {hit:.3f}  nDCG@20 {ndcg:.3f}   ({time.perf_counter() - started:.0f} s)",
+              flush=True)
+    best = max((s for name, s in scores.items() if not name.startswith("ours")), key=lambda s: s[0])
+    ours = scores[methods[0].name]
+    print(f"ours / best baseline: hit-rate {ours[0] / best[0]:.2f}x, nDCG {ours[1] / best[1]:.2f}x   (target >= 1.2x)")
+    runtime.vectors.close()
+    runtime.engine.dispose()
 
 
 def _dcg(gains: list[float]) -> float:

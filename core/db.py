@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, create_engine
@@ -46,3 +47,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             yield session
     except OperationalError as exc:
         raise ServiceUnavailable(f"The database is unavailable: {exc.orig}") from exc
+
+
+def upsert_for(session: Session):
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_update``
+    (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert

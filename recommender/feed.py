@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import delete, func, insert
+from sqlalchemy import func, union_all
 from sqlmodel import Session, col, select
 
+from core.db import upsert_for
 from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
 from core.runtime import Runtime
 from core.vectors import IMAGE, SearchFilter
@@ -64,12 +65,12 @@ def _personal(runtime: Runtime, session: Session, found: list[Interest], exclude
         for interest, n in zip(found, counts)
     ]
     points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
-    pools = [[h for h in pool if h.id in points] for pool in pools]  # deleted meanwhile
-    vectors = {i: unit(p.vectors[IMAGE]) for i, p in points.items()}
+    row = {image_id: r for r, image_id in enumerate(points)}
+    matrix = unit(np.array([p.vectors[IMAGE] for p in points.values()]).reshape(len(points), -1))
+    pools = [[h for h in pool if h.id in row] for pool in pools]  # deleted meanwhile
 
     picked: list[tuple[int, float, int]] = []  # (image id, relevance, interest)
     taken: set[int] = set()
-    dim = len(found[0].direction)
     order = interleave_order(counts) + [i for _ in range(limit) for i in range(len(found))]  # then any pool
     for source in order:
         if len(picked) == limit:
@@ -77,11 +78,10 @@ def _personal(runtime: Runtime, session: Session, found: list[Interest], exclude
         pool = [h for h in pools[source] if h.id not in taken]
         if not pool:
             continue
-        chosen = np.array([vectors[i] for i, _, _ in picked]).reshape(-1, dim)
         best = mmr_pick(
             np.array([h.score for h in pool]),
-            np.array([vectors[h.id] for h in pool]),
-            chosen,
+            matrix[[row[h.id] for h in pool]],
+            matrix[[row[i] for i, _, _ in picked]],
             runtime.settings.feed.diversity,
             runtime.settings.feed.duplicate_above,
         )
@@ -90,7 +90,7 @@ def _personal(runtime: Runtime, session: Session, found: list[Interest], exclude
             continue
         picked.append((pool[best].id, pool[best].score, source))
         taken.add(pool[best].id)
-    reasons = _reasons(session, found, [(i, vectors[i], source) for i, _, source in picked])
+    reasons = _reasons(session, found, [(i, matrix[row[i]], source) for i, _, source in picked])
     return [
         FeedItem(i, round(float(score), 6), *reasons[i], points[i].payload.get("caption"), points[i].payload.get("source"))
         for i, score, _ in picked
@@ -100,16 +100,21 @@ def _personal(runtime: Runtime, session: Session, found: list[Interest], exclude
 def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int, tuple]:
     """For each picked image, the signal of its interest that is closest to it."""
     ids = {sid for interest in found for sid in interest.exemplars}
-    signals = {s.id: s for s in session.exec(select(Signal).where(col(Signal.id).in_(ids)))} if ids else {}
-    image_ids = {s.image_id for s in signals.values() if s.image_id is not None}
-    captions = dict(session.exec(select(Image.id, Image.caption).where(col(Image.id).in_(image_ids))).all()) if image_ids else {}
+    rows = session.exec(
+        select(Signal, Image.caption).outerjoin(Image, col(Image.id) == Signal.image_id).where(col(Signal.id).in_(ids))
+    ).all()
+    signals = {signal.id: signal for signal, _ in rows}
+    captions = {signal.image_id: caption for signal, caption in rows}
+    candidates = [[signals[s] for s in interest.exemplars if s in signals] for interest in found]
+    directions = [
+        unit(np.array([np.frombuffer(s.vector, np.float32) for s in group])) if group else None for group in candidates
+    ]
     reasons = {}
     for image_id, vector, source in picked:
-        candidates = [signals[s] for s in found[source].exemplars if s in signals]
-        if not candidates:
+        if directions[source] is None:
             reasons[image_id] = ("close to what you like", None, None)
             continue
-        best = max(candidates, key=lambda s: float(unit(np.frombuffer(s.vector, np.float32)) @ vector))
+        best = candidates[source][int(np.argmax(directions[source] @ vector))]
         reasons[image_id] = _reason(best, captions.get(best.image_id))
     return reasons
 
@@ -152,21 +157,24 @@ def _popular_and_new(runtime: Runtime, session: Session, excluded: set[int], lim
 
 def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> set[int]:
     since = datetime.fromtimestamp(now, UTC) - timedelta(days=runtime.settings.feed.forget_shown_after_days)
-    liked = session.exec(select(Like.image_id).where(Like.user_id == user_id)).all()
-    shown = session.exec(
+    liked = select(Like.image_id).where(Like.user_id == user_id)
+    shown = (
         select(Impression.image_id)
         .where(Impression.user_id == user_id, col(Impression.shown_at) >= since)
         .order_by(col(Impression.shown_at).desc())
         .limit(MAX_EXCLUDED)
-    ).all()
-    return set(liked) | set(shown)
+    )
+    return set(session.exec(union_all(liked, shown.subquery().select())).scalars())
 
 
 def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: float) -> None:
     if not image_ids:
         return
     shown_at = datetime.fromtimestamp(now, UTC)
-    # Any earlier impression of these images is past the window (else they were excluded).
-    session.execute(delete(Impression).where(col(Impression.user_id) == user_id, col(Impression.image_id).in_(image_ids)))
-    session.execute(insert(Impression), [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids])
+    # An earlier impression of one of these images is past the window (else it was excluded): renew it.
+    upsert = upsert_for(session)(Impression)
+    session.execute(
+        upsert.on_conflict_do_update(index_elements=["user_id", "image_id"], set_={"shown_at": upsert.excluded.shown_at}),
+        [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids],
+    )
     session.commit()
