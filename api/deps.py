@@ -10,6 +10,7 @@ from rq import Queue
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from core.access import Viewer, viewer_for
 from core.accounts import user_for_api_token
 from core.errors import Unauthorized
 from core.runtime import Runtime
@@ -78,3 +79,12 @@ def _user_for_token(runtime: Runtime, token: str) -> Caller | None:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_viewer(caller: CallerDep, runtime: RuntimeDep) -> Viewer:
+    """What the caller may see (for a Slack member: asks Slack, cached, which channels)."""
+    with runtime.session() as session:
+        return viewer_for(runtime, session, caller.id)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]

@@ -6,10 +6,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from slack_bolt.async_app import AsyncApp
 
 from api.deps import Caller, session_serializer
 from api.errors import install_error_handlers
 from api.routes import auth, feed, health, images, likes, me, search
+from bot.app import SocketMode, create_bot
+from bot.http import slack_router
 from core.accounts import local_user, session_secret
 from core.config import Settings, get_settings
 from core.runtime import Runtime
@@ -32,18 +35,40 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             user = local_user(session)
             app.state.local_user = Caller(user.id, user.name)
         worker = EmbeddedWorker(app.state.runtime).start() if settings.embedded_vectors else None
+        socket_mode = SocketMode(bot, settings.slack.app_token.get_secret_value()) if bot and settings.slack.app_token else None
         try:
+            if socket_mode is not None:
+                await socket_mode.start()
             yield
         finally:
+            if socket_mode is not None:
+                await socket_mode.stop()
             if worker is not None:
                 worker.stop()
             if owned:
                 app.state.runtime.close()
 
     app = FastAPI(title="findimage", summary="Search your team's images by text, by example and by taste.", lifespan=lifespan)
-    app.state.sessions = session_serializer(session_secret(settings))
+    app.state.secret = session_secret(settings)
+    app.state.sessions = session_serializer(app.state.secret)
     install_error_handlers(app)
     for routes in (health, auth, images, likes, search, feed, me):
         app.include_router(routes.router)
+    bot = _slack_bot(settings, app)
+    if bot is not None and settings.slack.app_token is None:
+        app.include_router(slack_router(bot))
     app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")
     return app
+
+
+def _slack_bot(settings: Settings, app: FastAPI) -> AsyncApp | None:
+    """The Slack bot, when Slack is configured: Socket Mode with an app token, else HTTP
+    mode, which needs the signing secret (requests are never taken unverified)."""
+    slack = settings.slack
+    if not slack.enabled:
+        return None
+    if slack.app_token is None and slack.signing_secret is None:
+        log.warning("Slack bot token set, but neither an app token (Socket Mode) nor a signing secret "
+                    "(HTTP mode): the Slack bot is off.")
+        return None
+    return create_bot(settings, lambda: app.state.runtime, app.state.secret)

@@ -34,13 +34,14 @@ import qdrant_edge as qe
 from shared import ROOT  # noqa: F401  (puts the repo on sys.path)
 from sqlalchemy import insert
 
+from core.access import EVERYONE, Viewer
 from core.accounts import create_user
 from core.config import Settings, WorkerSettings
 from core.db import create_db_engine
 from core.models import Image, ImageStatus, LikeSource, utcnow
 from core.runtime import Runtime
 from core.storage import FileStore
-from core.vectors import IMAGE, SearchFilter, VectorPoint, open_vector_store
+from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
 from core.vectors.base import as_list
 from recommender.feed import feed_page
 from recommender.signals import like
@@ -116,7 +117,7 @@ def _load(engine, vectors, world: World) -> None:
                 for i in world.ids[start:start + 20_000]
             ])
     for start in range(0, len(world.ids), 5000):
-        vectors.upsert([VectorPoint(int(i), {IMAGE: v}, {"source": "web"})
+        vectors.upsert([VectorPoint(int(i), {IMAGE: v}, {"source": "web", AUDIENCE: [EVERYONE]})
                         for i, v in zip(world.ids[start:start + 5000], world.vectors[start:start + 5000])])
     vectors.build_index()
 
@@ -135,7 +136,7 @@ class Ours:
 
     def show(self, user: int, seen: set[int]) -> list[int]:
         with self.runtime.session() as session:
-            return [item.id for item in feed_page(self.runtime, session, self.user_ids[user], PAGE).items]
+            return [item.id for item in feed_page(self.runtime, session, self.user_ids[user], Viewer(), PAGE).items]
 
 
 class Baseline:

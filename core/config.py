@@ -47,6 +47,29 @@ class LimitSettings(BaseModel):
     """Seconds a search by example image may take (embedding + vector search), then 504."""
 
 
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    """The bot's ``xoxb-`` token; without it the Slack bot is off."""
+    signing_secret: SecretStr | None = None
+    """Verifies every request Slack posts to ``/slack/events`` (HTTP mode)."""
+    app_token: SecretStr | None = None
+    """An ``xapp-`` token with ``connections:write``: run in Socket Mode (no public URL)."""
+    api_url: str = "https://slack.com/api/"
+    """Slack's Web API (tests point it at a local server)."""
+    file_hosts: list[str] = ["files.slack.com"]
+    """The only hosts Slack files are downloaded from (the bot token is sent only there)."""
+    like_reactions: list[str] = []
+    """Reaction names that count as a like (``heart``, ``+1``); empty means any."""
+    membership_ttl: float = Field(default=300.0, ge=0)
+    """Seconds a user's list of channels (which decides what they may see) is cached."""
+    page_size: int = Field(default=5, ge=1, le=10)
+    """Results per /findimage reply (each takes three blocks; Slack allows 50)."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+
 class WorkerSettings(BaseModel):
     batch_size: int = Field(default=32, gt=0)
     """Most images embedded in one model call; the worker takes whatever is queued."""
@@ -122,6 +145,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     taste: TasteSettings = TasteSettings()
     feed: FeedSettings = FeedSettings()
+    slack: SlackSettings = SlackSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -42,6 +42,8 @@ class ImageBase(SQLModel):
     caption: str | None = Field(default=None, max_length=4000)
     slack_team: str | None = Field(default=None, max_length=32)
     slack_channel: str | None = Field(default=None, max_length=32, index=True)
+    slack_public: bool | None = None
+    """Whether the channel was public when the image was shared (who may see it)."""
     slack_ts: str | None = Field(default=None, max_length=32)
     slack_file_id: str | None = Field(default=None, max_length=32, index=True)
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, union_all
+from sqlalchemy import and_, func, union_all
 from sqlmodel import Session, col, select
 
+from core.access import Viewer
 from core.db import upsert_for
 from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
 from core.runtime import Runtime
@@ -45,26 +46,31 @@ class FeedPage:
     """False while the user has no taste yet: the page is the team's new and liked images."""
 
 
-def feed_page(runtime: Runtime, session: Session, user_id: int, limit: int = 24, now: float | None = None) -> FeedPage:
+def feed_page(
+    runtime: Runtime, session: Session, user_id: int, viewer: Viewer, limit: int = 24, now: float | None = None
+) -> FeedPage:
+    """The next page of the user's feed, only images ``viewer`` may see."""
     now = time.time() if now is None else now
     excluded = _excluded(runtime, session, user_id, now)
     taste = load_taste(session, user_id)
     found = interests(taste, now, runtime.settings.taste.half_life) if taste else []
-    items = _personal(runtime, session, found, excluded, limit) if found else []
+    where = SearchFilter(exclude=frozenset(excluded), audience=viewer.tokens())
+    items = _personal(runtime, session, found, where, limit) if found else []
     if len(items) < limit:
-        items += _popular_and_new(runtime, session, excluded | {i.id for i in items}, limit - len(items))
+        items += _popular_and_new(runtime, session, viewer, excluded | {i.id for i in items}, limit - len(items))
     _remember_shown(session, user_id, [i.id for i in items], now)
     return FeedPage(items, personal=bool(found))
 
 
-def _personal(runtime: Runtime, session: Session, found: list[Interest], excluded: set[int], limit: int) -> list[FeedItem]:
+def _personal(runtime: Runtime, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
-    where = SearchFilter(exclude=frozenset(excluded))
     pools = [
         runtime.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
         for interest, n in zip(found, counts)
     ]
     points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
+    if not points:
+        return []
     row = {image_id: r for r, image_id in enumerate(points)}
     matrix = unit(np.array([p.vectors[IMAGE] for p in points.values()]).reshape(len(points), -1))
     pools = [[h for h in pool if h.id in row] for pool in pools]  # deleted meanwhile
@@ -127,9 +133,11 @@ def _reason(signal: Signal, caption: str | None) -> tuple[str, int | None, str |
     return f"because you {verb} {name}", signal.image_id, None
 
 
-def _popular_and_new(runtime: Runtime, session: Session, excluded: set[int], limit: int) -> list[FeedItem]:
+def _popular_and_new(
+    runtime: Runtime, session: Session, viewer: Viewer, excluded: set[int], limit: int
+) -> list[FeedItem]:
     """The team's most-liked images and its newest, alternately (the cold-start feed)."""
-    indexed = col(Image.status) == ImageStatus.indexed
+    indexed = and_(col(Image.status) == ImageStatus.indexed, viewer.sql())
     likes = func.count(col(Like.user_id))
     liked = session.exec(
         select(Like.image_id, likes).join(Image, col(Image.id) == Like.image_id).where(indexed)

@@ -96,7 +96,7 @@ def search_text(
 
 
 def search_by_example(
-    runtime: Runtime, data: bytes, limit: int = 10, score_threshold: float | None = None
+    runtime: Runtime, data: bytes, limit: int = 10, score_threshold: float | None = None, where: SearchFilter | None = None
 ) -> tuple[CheckedImage, list[Hit]]:
     """Images that look like the uploaded one (nothing of it is kept). Validation as for
     uploads; embedding and search together may take ``limits.search_timeout`` seconds."""
@@ -105,7 +105,7 @@ def search_by_example(
 
     def embed_and_search() -> list[Hit]:
         pixels = decode_scaled(data, runtime.embedder.image_size, 0, limits)
-        return runtime.vectors.search(IMAGE, runtime.embedder.embed_images([pixels])[0], limit, score_threshold)
+        return runtime.vectors.search(IMAGE, runtime.embedder.embed_images([pixels])[0], limit, score_threshold, where)
 
     future = _pool.submit(embed_and_search)
     try:
@@ -192,6 +192,7 @@ def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) ->
 def _ranking_key(runtime: Runtime, query: str, score_threshold: float | None, where: SearchFilter) -> str:
     identity = [runtime.embedder.name, runtime.settings.clip.model, query, score_threshold, asdict(where)]
     identity[-1]["exclude"] = sorted(where.exclude)
+    identity[-1]["audience"] = None if where.audience is None else sorted(where.audience)
     return f"findimage:ranking:{_digest(json.dumps(identity, sort_keys=True))}"
 
 

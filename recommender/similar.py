@@ -13,7 +13,7 @@ import numpy as np
 
 from core.errors import NotFound
 from core.runtime import Runtime
-from core.vectors import IMAGE, TEXT, Hit
+from core.vectors import AUDIENCE, IMAGE, TEXT, Hit, SearchFilter
 from recommender.search import Match, Ranked, described
 
 PER_INDEX = 7
@@ -27,15 +27,18 @@ class SimilarPage:
     """The clicked image's own ``image`` vector (what the click says the user likes)."""
 
 
-def similar_to(runtime: Runtime, image_id: int, page: int = 1) -> SimilarPage:
+def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilter | None = None) -> SimilarPage:
+    """Neighbours of the image that pass ``where`` (who may see what); an image the
+    viewer may not see is as unknown as a missing one."""
     points = runtime.vectors.retrieve([image_id])
-    if not points:
+    audience = where.audience if where else None
+    if not points or (audience is not None and not audience.intersection(points[0].payload.get(AUDIENCE, []))):
         raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")
     (point,) = points
     depth = MAX_PAGES * 2 * PER_INDEX + 1
-    lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth, with_payload=False)}
+    lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth, where=where, with_payload=False)}
     if TEXT in point.vectors:
-        lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth, with_payload=False)
+        lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth, where=where, with_payload=False)
     if page > MAX_PAGES:
         return SimilarPage([], point.vectors[IMAGE])
     shown = {image_id}

@@ -55,16 +55,25 @@ SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" 
 
 def place(runtime, points) -> None:
     """Put points in the vector store as indexed images, with their database rows (as the
-    worker would), so their vectors, and so every search's answer, are known."""
+    worker would), so their vectors, and so every search's answer, are known. Slack
+    images take their team, channel and publicness from the payload (``team``,
+    ``channel``, ``public``); who may see a point is derived as the worker derives it."""
+    from core.access import audience_of
     from core.models import Image as ImageRow
     from core.models import ImageStatus, utcnow
+    from core.vectors import AUDIENCE
 
     with runtime.session() as session:
         for point in points:
-            if session.get(ImageRow, point.id) is None:
-                session.add(ImageRow(id=point.id, sha256=f"{point.id:064x}", mime="image/jpeg", width=1, height=1,
-                                     size_bytes=1, status=ImageStatus.indexed, indexed_at=utcnow(),
-                                     caption=point.payload.get("caption"), source=point.payload.get("source", "web")))
+            row = session.get(ImageRow, point.id)
+            if row is None:
+                row = ImageRow(id=point.id, sha256=f"{point.id:064x}", mime="image/jpeg", width=1, height=1,
+                               size_bytes=1, status=ImageStatus.indexed, indexed_at=utcnow(),
+                               caption=point.payload.get("caption"), source=point.payload.get("source", "web"),
+                               slack_team=point.payload.get("team"), slack_channel=point.payload.get("channel"),
+                               slack_public=point.payload.get("public"))
+                session.add(row)
+            point.payload.setdefault(AUDIENCE, audience_of(row))
         session.commit()
     runtime.vectors.upsert(points)
 

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.access import audience_of
 from core.decoding import decode_for_index
 from core.errors import InvalidImage
 from core.images import images_with_status, mark_indexed
 from core.models import Image, ImageStatus
 from core.runtime import Runtime
-from core.vectors import IMAGE, TEXT, VectorPoint
+from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
 
 log = logging.getLogger(__name__)
 DECODE_THREADS = 2
@@ -73,6 +74,7 @@ def payload_of(image: Image) -> dict:
         "source": image.source.value,
         "uploader": image.uploader,
         "channel": image.slack_channel,
+        AUDIENCE: audience_of(image),
         "caption": image.caption,
         "created_at": image.created_at.timestamp(),
     }

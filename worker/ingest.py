@@ -1,6 +1,6 @@
 """Taking an image in: validate, store once, record ``queued``, enqueue.
 
-The API's upload route, the folder import and (later) the Slack bot all come through
+The API's upload route, the folder import and the Slack bot (``worker.slack_files``) all come through
 ``submit_image``, so every image is checked and queued the same way.
 """
 
@@ -23,6 +23,7 @@ def submit_image(
     source: ImageSource,
     uploader: str | None = None,
     caption: str | None = None,
+    **slack_fields,
 ) -> tuple[Image, bool]:
     """Returns ``(image, created)``; an exact duplicate returns the stored image.
 
@@ -32,7 +33,7 @@ def submit_image(
     checked = check_image(data, runtime.settings.limits)
     with runtime.session() as session:
         image, created = add_image(
-            session, runtime.files, checked, source=source, uploader=uploader, caption=caption
+            session, runtime.files, checked, source=source, uploader=uploader, caption=caption, **slack_fields
         )
         if not created:
             if image.status != ImageStatus.failed:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.models import file_url, thumbnail_url
 from recommender.feed import feed_page
 
@@ -35,6 +35,7 @@ class FeedResponse(BaseModel):
 @router.get("/feed", response_model=FeedResponse)
 def feed(
     caller: CallerDep,
+    viewer: ViewerDep,
     runtime: RuntimeDep,
     session: SessionDep,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
@@ -43,7 +44,7 @@ def feed(
     """Images picked for you from your likes, clicks and searches: near each of your
     interests in proportion to its weight, diversified, never one you liked or were
     already shown (so pages never repeat)."""
-    found = feed_page(runtime, session, caller.id, limit)
+    found = feed_page(runtime, session, caller.id, viewer, limit)
     return FeedResponse(
         page=page,
         results=[FeedResult(**vars(i), thumbnail_url=thumbnail_url(i.id), file_url=file_url(i.id)) for i in found.items],

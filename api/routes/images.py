@@ -2,14 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, QueueDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, QueueDep, RuntimeDep, SessionDep, ViewerDep, get_caller, get_viewer
 from api.errors import error_body, status_of
-from core.errors import ImageTooLarge, InvalidImage
-from core.images import delete_image, get_image, thumbnail_path
+from core.access import Viewer, visible_image
+from core.errors import Forbidden, ImageTooLarge, InvalidImage
+from core.images import delete_image, thumbnail_path
+from core.links import valid_signature
 from core.models import ImagePublic, ImageSource
 from worker.ingest import submit_image
 
@@ -67,21 +70,40 @@ def upload_images(
 
 
 @router.get("/{image_id}", response_model=ImagePublic)
-def read_image(image_id: int, session: SessionDep):
-    return ImagePublic.of(get_image(session, image_id))
+def read_image(image_id: int, session: SessionDep, viewer: ViewerDep):
+    return ImagePublic.of(visible_image(session, viewer, image_id))
 
 
 @router.get("/{image_id}/file")
-def read_image_file(image_id: int, session: SessionDep, runtime: RuntimeDep, request: Request):
-    image = get_image(session, image_id)
+def read_image_file(image_id: int, session: SessionDep, viewer: ViewerDep, runtime: RuntimeDep, request: Request):
+    image = visible_image(session, viewer, image_id)
     return _immutable_file(request, runtime.files.original_path(image.sha256), image.mime, image.sha256)
 
 
 @router.get("/{image_id}/thumbnail")
-def read_image_thumbnail(image_id: int, session: SessionDep, runtime: RuntimeDep, request: Request):
-    image = get_image(session, image_id)
-    path = thumbnail_path(runtime.files, image, runtime.settings.limits)
+async def read_image_thumbnail(
+    image_id: int,
+    runtime: RuntimeDep,
+    request: Request,
+    expires: int | None = None,
+    signature: Annotated[str | None, Query(max_length=64)] = None,
+):
+    """The thumbnail, for a caller who may see the image, or for anyone holding a signed
+    link (``expires`` + ``signature``: what findimage hands Slack)."""
+    if expires is not None or signature is not None:
+        if not valid_signature(request.app.state.secret, image_id, expires or 0, signature or ""):
+            raise Forbidden("This image link is not valid, or has expired.")
+        viewer = Viewer(everything=True)
+    else:
+        viewer = await run_in_threadpool(get_viewer, await get_caller(request, runtime), runtime)
+    path, image = await run_in_threadpool(_thumbnail, runtime, viewer, image_id)
     return _immutable_file(request, path, "image/jpeg", f"t-{image.sha256}")
+
+
+def _thumbnail(runtime, viewer: Viewer, image_id: int):
+    with runtime.session() as session:
+        image = visible_image(session, viewer, image_id)
+        return thumbnail_path(runtime.files, image, runtime.settings.limits), image
 
 
 @router.delete("/{image_id}", status_code=204)

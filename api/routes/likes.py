@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep, SessionDep
+from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
+from core.access import visible_image
 from core.history import liked_images
 from core.models import ImagePublic, LikeSource
 from recommender.signals import like, unlike
@@ -21,8 +22,9 @@ class LikeState(BaseModel):
 
 
 @router.put("/images/{image_id}/like", response_model=LikeState, tags=["images"])
-def like_image(image_id: int, caller: CallerDep, runtime: RuntimeDep, session: SessionDep):
+def like_image(image_id: int, caller: CallerDep, viewer: ViewerDep, runtime: RuntimeDep, session: SessionDep):
     """Like an image; it feeds your taste (and so your feed) at once."""
+    visible_image(session, viewer, image_id)
     changed = like(runtime, session, caller.id, image_id, LikeSource.web)
     return LikeState(image_id=image_id, liked=True, changed=changed)
 

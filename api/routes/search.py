@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep
+from api.deps import CallerDep, RuntimeDep, ViewerDep
 from core.errors import InvalidRequest, ServiceUnavailable
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
@@ -45,6 +45,7 @@ class SearchResponse(BaseModel):
 def search(
     runtime: RuntimeDep,
     caller: CallerDep,
+    viewer: ViewerDep,
     background: BackgroundTasks,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words")],
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
@@ -67,6 +68,7 @@ def search(
         uploader=uploader,
         after=after.timestamp() if after else None,
         before=before.timestamp() if before else None,
+        audience=viewer.tokens(),
     )
     found = search_text(runtime, query, page, limit, score_threshold, where)
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
@@ -94,13 +96,14 @@ class SimilarResponse(BaseModel):
 def similar(
     runtime: RuntimeDep,
     caller: CallerDep,
+    viewer: ViewerDep,
     background: BackgroundTasks,
     image_id: int,
     page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
 ):
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
-    found = similar_to(runtime, image_id, page)
+    found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
     event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page,
                         result_count=len(found.results))
     background.add_task(_remember, runtime, event, found.clicked_vector)
@@ -140,6 +143,7 @@ def search_similar(
     request: Request,
     runtime: RuntimeDep,
     caller: CallerDep,
+    viewer: ViewerDep,
     image_file: Annotated[UploadFile, File(description="The example image")],
     limit: Annotated[int, Form(ge=1, le=100)] = 10,
     score_threshold: Annotated[float | None, Form(ge=-1, le=1, description="Least cosine similarity")] = None,
@@ -147,7 +151,7 @@ def search_similar(
     """Images that look like an example. The upload is checked like any other (400, 413,
     415), searched, and dropped: nothing of it is stored. No match is an empty list."""
     data = image_file.file.read(runtime.settings.limits.max_upload_bytes + 1)
-    checked, hits = search_by_example(runtime, data, limit, score_threshold)
+    checked, hits = search_by_example(runtime, data, limit, score_threshold, SearchFilter(audience=viewer.tokens()))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
     _remember(runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits)))
     base = str(request.base_url).rstrip("/")

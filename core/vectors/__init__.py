@@ -10,9 +10,9 @@ when it has none). Both use cosine distance.
 """
 
 from core.config import Settings
-from core.vectors.base import IMAGE, TEXT, Hit, SearchFilter, StoredPoint, VectorPoint, VectorStore
+from core.vectors.base import AUDIENCE, IMAGE, TEXT, Hit, SearchFilter, StoredPoint, VectorPoint, VectorStore
 
-__all__ = ["IMAGE", "TEXT", "Hit", "SearchFilter", "StoredPoint", "VectorPoint", "VectorStore", "open_vector_store"]
+__all__ = ["AUDIENCE", "IMAGE", "TEXT", "Hit", "SearchFilter", "StoredPoint", "VectorPoint", "VectorStore", "open_vector_store"]
 
 
 def open_vector_store(settings: Settings) -> VectorStore:

@@ -10,6 +10,9 @@ IMAGE = "image"
 TEXT = "text"
 VECTOR_NAMES = (IMAGE, TEXT)
 KEYWORD_FIELDS = ("source", "uploader", "channel")
+AUDIENCE = "audience"
+"""The payload field of who may see a point (``core.access``); indexed with the keywords."""
+INDEXED_KEYWORDS = (*KEYWORD_FIELDS, AUDIENCE)
 FLOAT_FIELDS = ("created_at",)
 
 
@@ -38,12 +41,21 @@ class SearchFilter:
     before: float | None = None
     exclude: frozenset[int] = frozenset()
     """Point ids that must not be returned (what a feed has already shown)."""
+    audience: frozenset[str] | None = None
+    """Audience tokens the viewer holds (``core.access.Viewer.tokens``); a hit needs one.
+    ``None``: no restriction."""
 
     def keywords(self) -> dict[str, str]:
         return {key: value for key in KEYWORD_FIELDS if (value := getattr(self, key)) is not None}
 
     def is_empty(self) -> bool:
-        return not self.keywords() and self.after is None and self.before is None and not self.exclude
+        return (
+            not self.keywords()
+            and self.after is None
+            and self.before is None
+            and not self.exclude
+            and self.audience is None
+        )
 
 
 @dataclass

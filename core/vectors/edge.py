@@ -16,8 +16,9 @@ import qdrant_edge as qe
 
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
+    AUDIENCE,
     FLOAT_FIELDS,
-    KEYWORD_FIELDS,
+    INDEXED_KEYWORDS,
     VECTOR_NAMES,
     Hit,
     SearchFilter,
@@ -72,7 +73,7 @@ class EdgeStore:
                 "If the CLIP model changed, move the old store away and re-import."
             ) from exc
         if not existing:
-            for field in KEYWORD_FIELDS:
+            for field in INDEXED_KEYWORDS:
                 self._update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
             for field in FLOAT_FIELDS:
                 self._update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Float))
@@ -165,5 +166,7 @@ def _edge_filter(where: SearchFilter | None) -> qe.Filter | None:
     must = [qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.keywords().items()]
     if where.after is not None or where.before is not None:
         must.append(qe.FieldCondition("created_at", range=qe.RangeFloat(gte=where.after, lt=where.before)))
+    if where.audience is not None:
+        must.append(qe.FieldCondition(AUDIENCE, match=qe.MatchAny(sorted(where.audience))))
     must_not = [qe.HasIdCondition(set(where.exclude))] if where.exclude else None
     return qe.Filter(must=must or None, must_not=must_not)

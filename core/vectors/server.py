@@ -13,8 +13,9 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
+    AUDIENCE,
     FLOAT_FIELDS,
-    KEYWORD_FIELDS,
+    INDEXED_KEYWORDS,
     VECTOR_NAMES,
     Hit,
     SearchFilter,
@@ -51,7 +52,7 @@ class ServerStore:
                     for name in VECTOR_NAMES
                 },
             )
-            for field in KEYWORD_FIELDS:
+            for field in INDEXED_KEYWORDS:
                 self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
             for field in FLOAT_FIELDS:
                 self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.FLOAT)
@@ -145,5 +146,7 @@ def _server_filter(where: SearchFilter | None) -> models.Filter | None:
     must = [models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.keywords().items()]
     if where.after is not None or where.before is not None:
         must.append(models.FieldCondition(key="created_at", range=models.Range(gte=where.after, lt=where.before)))
+    if where.audience is not None:
+        must.append(models.FieldCondition(key=AUDIENCE, match=models.MatchAny(any=sorted(where.audience))))
     must_not = [models.HasIdCondition(has_id=list(where.exclude))] if where.exclude else None
     return models.Filter(must=must or None, must_not=must_not)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sqlmodel import SQLModel
 
+from core.access import Viewer
 from core.accounts import create_user
 from core.models import LikeSource
 from core.runtime import Runtime
@@ -16,6 +17,8 @@ from recommender.signals import like
 from tests.factories import place
 
 DAY = 24 * 3600
+ANYONE = Viewer()
+"""A user with no Slack identity: sees web images (all there are here)."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,13 +43,13 @@ def test_pages_do_not_repeat_and_old_impressions_are_renewed(runtime):
     with runtime.session() as session:
         user = create_user(session, "ana").id
         like(runtime, session, user, 1, LikeSource.web)
-        first = [item.id for item in feed_page(runtime, session, user, limit=6, now=now).items]
-        second = [item.id for item in feed_page(runtime, session, user, limit=6, now=now + 1).items]
+        first = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=now).items]
+        second = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=now + 1).items]
         assert len(first) == 6 and len(second) == 5  # 11 not liked, none twice
         assert not set(first) & set(second)
         # Past the window (14 days) the first page may come back; shown again, it is renewed.
         later = now + 15 * DAY
-        again = [item.id for item in feed_page(runtime, session, user, limit=6, now=later).items]
+        again = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=later).items]
         assert set(again) == set(first)
-        after = [item.id for item in feed_page(runtime, session, user, limit=6, now=later + 1).items]
+        after = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=later + 1).items]
         assert not set(after) & set(again)

@@ -1,0 +1,96 @@
+"""Block Kit messages: result pages, the feed, usage. Pure functions of what to show.
+
+How an image appears in Slack: one shared in Slack is shown from Slack itself (an
+``image`` block with ``slack_file``: no public URL needed); one uploaded on the web needs
+a URL Slack can fetch: a signed, expiring thumbnail link when ``public_base_url`` is set,
+else a text link to it and no picture.
+"""
+
+import json
+from dataclasses import dataclass
+
+USAGE = (
+    "*findimage* finds your team's images.\n"
+    "• `/findimage a dog on a beach`: images that show it (or whose message said it)\n"
+    "• `/findimage feed`: images picked for you from your likes and searches, and a link to the web feed\n"
+    "• `/findimage help`: this message\n"
+    "Under each result: *Like* (it feeds your taste) and *More like this*. "
+    "Reacting to an image message in a channel likes it too."
+)
+
+LIKE, SIMILAR, PAGE = "findimage_like", "findimage_similar", "findimage_page"
+"""Action ids of the buttons (the paging ones get ``_previous``/``_next`` appended: ids
+must differ within a block)."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One image as Slack shows it."""
+
+    id: int
+    score: float | None
+    caption: str | None
+    slack_file_id: str | None
+    """Set for an image shared in Slack (shown with a ``slack_file`` block)."""
+    image_url: str | None
+    """A URL Slack can fetch (a signed link), for an image from elsewhere."""
+    web_url: str
+    """The image in findimage's web app."""
+    note: str | None = None
+    """Why it is here (the feed's reason)."""
+
+
+def results_message(title: str, shown: list[Shown], *, previous: dict | None, following: dict | None) -> dict:
+    """A page of results with Like and More-like-this under each, and paging buttons
+    (``previous``/``following`` are the pages' descriptions, or None)."""
+    blocks: list[dict] = [_section(title)]
+    if not shown:
+        blocks.append(_section("Nothing found. Try other words, or fewer of them."))
+    for item in shown:
+        blocks += _image_blocks(item)
+    paging = [
+        _button(label, f"{PAGE}_{which}", json.dumps(target, separators=(",", ":")))
+        for label, which, target in (("◀ Previous", "previous", previous), ("Next ▶", "next", following))
+        if target is not None
+    ]
+    if paging:
+        blocks.append({"type": "actions", "elements": paging})
+    return {"text": title, "blocks": blocks}
+
+
+def _image_blocks(item: Shown) -> list[dict]:
+    alt = (item.caption or f"image {item.id}")[:2000]
+    details = [f"*{escape(item.caption[:200])}*" if item.caption else f"image {item.id}"]
+    if item.score is not None:
+        details.append(f"score {item.score:.3f}")
+    if item.note:
+        details.append(escape(item.note))
+    details.append(f"<{item.web_url}|open>")
+    blocks: list[dict] = []
+    if item.slack_file_id:
+        blocks.append({"type": "image", "slack_file": {"id": item.slack_file_id}, "alt_text": alt})
+    elif item.image_url:
+        blocks.append({"type": "image", "image_url": item.image_url, "alt_text": alt})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(details)}]})
+    blocks.append({
+        "type": "actions",
+        "elements": [_button("♥ Like", LIKE, str(item.id)), _button("More like this", SIMILAR, str(item.id))],
+    })
+    return blocks
+
+
+def text_message(text: str) -> dict:
+    return {"text": text, "blocks": [_section(text)]}
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _button(label: str, action_id: str, value: str) -> dict:
+    return {"type": "button", "text": {"type": "plain_text", "text": label}, "action_id": action_id, "value": value}
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escapes: a caption cannot turn into a mention or a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

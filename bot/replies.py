@@ -1,0 +1,167 @@
+"""What the bot answers, computed synchronously (the listeners run these in a thread):
+searches, more-like-this, the feed, likes, and the Slack events that change the index.
+
+A Slack member is a findimage user (team + user id), so their Slack likes and searches
+and their web ones make one taste. Everything they are shown passes ``core.access``:
+images of conversations they are not in never reach them.
+"""
+
+import logging
+from collections.abc import Callable
+
+from sqlmodel import Session, col, select
+
+from bot.blocks import Shown, escape, results_message, text_message
+from core.access import Viewer, viewer_for, visible_image
+from core.accounts import issue_token, slack_user
+from core.images import delete_image
+from core.links import signed_thumbnail_url
+from core.models import Image, LikeSource, SearchEvent, SearchKind, TokenKind
+from core.runtime import Runtime
+from core.vectors import SearchFilter
+from recommender.feed import feed_page
+from recommender.search import search_text
+from recommender.signals import like, record_event, unlike
+from recommender.similar import MAX_PAGES, similar_to
+
+log = logging.getLogger(__name__)
+
+
+class Replies:
+    def __init__(self, runtime_of: Callable[[], Runtime], secret: str):
+        self.runtime_of = runtime_of
+        self.secret = secret
+        """Signs the thumbnail links handed to Slack."""
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.runtime_of()
+
+    # Slash command and buttons ------------------------------------------------------
+
+    def search(self, team: str, member: str, query: str, page: int = 1) -> dict:
+        size = self.runtime.settings.slack.page_size
+        with self.runtime.session() as session:
+            user, viewer = self._user(session, team, member)
+            found = search_text(self.runtime, query, page, size, where=SearchFilter(audience=viewer.tokens()))
+            if page == 1:
+                event = SearchEvent(user_id=user.id, kind=SearchKind.text, query=query, filters={"via": "slack"},
+                                    result_count=len(found.results))
+                record_event(self.runtime, event, found.query_vector)
+            shown = self._shown(session, [(m.id, m.score) for m in found.results])
+        pages = max(1, -(-found.total_found // size))
+        title = f"Images for *{escape(query)}*" + (f" (page {page} of {pages})" if pages > 1 else "")
+        return results_message(
+            title,
+            shown,
+            previous={"q": query, "page": page - 1} if page > 1 else None,
+            following={"q": query, "page": page + 1} if page < pages else None,
+        )
+
+    def similar(self, team: str, member: str, image_id: int, page: int = 1) -> dict:
+        with self.runtime.session() as session:
+            user, viewer = self._user(session, team, member)
+            found = similar_to(self.runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
+            if page == 1:
+                event = SearchEvent(user_id=user.id, kind=SearchKind.click, image_id=image_id,
+                                    filters={"via": "slack"}, result_count=len(found.results))
+                record_event(self.runtime, event, found.clicked_vector)
+            shown = self._shown(session, [(m.id, m.score) for m in found.results])
+        return results_message(
+            f"More like image {image_id}" + (f" (page {page})" if page > 1 else ""),
+            shown,
+            previous={"similar": image_id, "page": page - 1} if page > 1 else None,
+            following={"similar": image_id, "page": page + 1} if shown and page < MAX_PAGES else None,
+        )
+
+    def page(self, team: str, member: str, target: dict) -> dict:
+        """Another page of a search or a more-like-this (a paging button's value)."""
+        page = max(1, min(int(target.get("page", 1)), 1000))
+        if "similar" in target:
+            return self.similar(team, member, int(target["similar"]), page)
+        return self.search(team, member, str(target["q"])[:500], page)
+
+    def feed(self, team: str, member: str) -> dict:
+        with self.runtime.session() as session:
+            user, viewer = self._user(session, team, member)
+            found = feed_page(self.runtime, session, user.id, viewer, self.runtime.settings.slack.page_size)
+            shown = self._shown(session, [(i.id, None) for i in found.items], {i.id: i.reason for i in found.items})
+            link = f"{self.runtime.settings.base_url}/login/{issue_token(session, user, TokenKind.login)}"
+        title = "Picked for you" if found.personal else "New and popular (like some images and this becomes yours)"
+        message = results_message(f"*{title}*", shown, previous=None, following=None)
+        message["blocks"].append({
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"<{link}|Open your feed on the web> (a one-time link for you alone, valid 24 hours)"}],
+        })
+        return message
+
+    def like(self, team: str, member: str, image_id: int) -> dict:
+        with self.runtime.session() as session:
+            user, viewer = self._user(session, team, member)
+            visible_image(session, viewer, image_id)
+            changed = like(self.runtime, session, user.id, image_id, LikeSource.slack)
+        return text_message(f"♥ Liked image {image_id}." if changed else f"You already like image {image_id}.")
+
+    # Events ----------------------------------------------------------------------------
+
+    def reaction(self, team: str, member: str, channel: str, ts: str, added: bool) -> list[int]:
+        """A reaction on a message is a like (or, removed, an unlike) of its indexed images."""
+        with self.runtime.session() as session:
+            images = _images_of_message(session, team, channel, ts)
+            if not images:
+                return []
+            user = slack_user(session, team, member)
+            for image in images:
+                if added:
+                    like(self.runtime, session, user.id, image.id, LikeSource.slack)
+                else:
+                    unlike(self.runtime, session, user.id, image.id)
+            return [image.id for image in images]
+
+    def forget_file(self, team: str, file_id: str) -> list[int]:
+        with self.runtime.session() as session:
+            ids = session.exec(
+                select(Image.id).where(Image.slack_team == team, Image.slack_file_id == file_id)
+            ).all()
+            return self._delete(session, ids)
+
+    def forget_message(self, team: str, channel: str, ts: str) -> list[int]:
+        with self.runtime.session() as session:
+            return self._delete(session, [image.id for image in _images_of_message(session, team, channel, ts)])
+
+    def _delete(self, session: Session, ids: list[int]) -> list[int]:
+        for image_id in ids:
+            delete_image(session, self.runtime.files, self.runtime.vectors, image_id)
+            log.info("Image %s left the index: deleted in Slack", image_id)
+        return list(ids)
+
+    # Helpers -------------------------------------------------------------------------
+
+    def _user(self, session: Session, team: str, member: str):
+        user = slack_user(session, team, member)
+        viewer: Viewer = viewer_for(self.runtime, session, user.id)
+        return user, viewer
+
+    def _shown(self, session: Session, ranked: list[tuple[int, float | None]], notes: dict | None = None) -> list[Shown]:
+        rows = {i.id: i for i in session.exec(select(Image).where(col(Image.id).in_([i for i, _ in ranked])))}
+        base = self.runtime.settings.base_url
+        public = self.runtime.settings.public_base_url is not None
+        return [
+            Shown(
+                id=image_id,
+                score=score,
+                caption=rows[image_id].caption,
+                slack_file_id=rows[image_id].slack_file_id,
+                image_url=signed_thumbnail_url(base, self.secret, image_id) if public else None,
+                web_url=f"{base}/#/image/{image_id}",
+                note=(notes or {}).get(image_id),
+            )
+            for image_id, score in ranked
+            if image_id in rows
+        ]
+
+
+def _images_of_message(session: Session, team: str, channel: str, ts: str) -> list[Image]:
+    return list(session.exec(
+        select(Image).where(Image.slack_team == team, Image.slack_channel == channel, Image.slack_ts == ts)
+    ))

@@ -1,0 +1,92 @@
+"""Who may see which image: access follows Slack's.
+
+An image uploaded on the web or imported from a folder is the team's: everyone sees it.
+An image shared in a public Slack channel is seen by the members of that workspace; one
+from a private channel, group or DM only by the members of that conversation; never across
+workspaces. Admins (the local user of a single-user install, too) see everything.
+
+Each image carries audience tokens in its vector payload and each viewer a set of tokens
+they hold; a hit needs one in common. So the vector query itself filters (one ``MatchAny``
+condition on an indexed keyword field) and pages stay full.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlmodel import Session, col
+
+from core.errors import NotFound
+from core.models import Image, ImageSource, User
+from core.runtime import Runtime
+from core.slack import channels_of
+
+EVERYONE = "everyone"
+
+
+def audience_of(image: Image) -> list[str]:
+    """The tokens that let a viewer see ``image`` (stored in its vector payload)."""
+    if image.source is not ImageSource.slack:
+        return [EVERYONE]
+    if image.slack_public:
+        return [f"team:{image.slack_team}"]
+    return [f"channel:{image.slack_team}/{image.slack_channel}"]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What one user may see. ``everything`` for admins; else web images, plus, for a
+    Slack member, their workspace's public channels and the conversations they are in."""
+
+    everything: bool = False
+    team: str | None = None
+    channels: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, user: User, channels: frozenset[str] = frozenset()) -> "Viewer":
+        return cls(everything=user.is_admin, team=user.slack_team, channels=channels)
+
+    def tokens(self) -> frozenset[str] | None:
+        """The audience tokens this viewer holds; ``None`` means no restriction."""
+        if self.everything:
+            return None
+        tokens = {EVERYONE}
+        if self.team:
+            tokens.add(f"team:{self.team}")
+            tokens.update(f"channel:{self.team}/{channel}" for channel in self.channels)
+        return frozenset(tokens)
+
+    def can_see(self, image: Image) -> bool:
+        tokens = self.tokens()
+        return tokens is None or bool(tokens.intersection(audience_of(image)))
+
+    def sql(self) -> ColumnElement[bool]:
+        """The same rule as a SQL condition on ``Image`` (for listings made in the database)."""
+        if self.everything:
+            return true()
+        slack = col(Image.source) == ImageSource.slack
+        if not self.team:
+            return ~slack
+        in_team = col(Image.slack_team) == self.team
+        public = and_(in_team, col(Image.slack_public).is_(True))
+        member = and_(in_team, col(Image.slack_channel).in_(self.channels)) if self.channels else false()
+        return or_(~slack, public, member)
+
+
+def viewer_for(runtime: Runtime, session: Session, user_id: int) -> Viewer:
+    """The viewer a user is: for a Slack member, with the conversations Slack says they are in."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("This user no longer exists.")
+    channels = frozenset()
+    if user.slack_team and user.slack_user and not user.is_admin and runtime.settings.slack.enabled:
+        channels = channels_of(runtime, user.slack_team, user.slack_user)
+    return Viewer.of(user, channels)
+
+
+def visible_image(session: Session, viewer: Viewer, image_id: int) -> Image:
+    """The image, or ``NotFound`` (also when it exists but the viewer may not see it:
+    what you may not see, you cannot learn exists)."""
+    image = session.get(Image, image_id)
+    if image is None or not viewer.can_see(image):
+        raise NotFound(f"No image with id {image_id}.")
+    return image

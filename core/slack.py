@@ -1,0 +1,96 @@
+"""Slack's Web API as the worker and the API need it: file details, file downloads and
+which conversations a member is in. (The bot's listeners use slack-bolt's async client.)
+
+The bot token is sent only to Slack: to ``slack.api_url`` and, for downloads, to the hosts
+in ``slack.file_hosts``.
+"""
+
+import json
+from urllib.parse import urlsplit
+
+import httpx
+import redis
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from core.config import Settings
+from core.errors import InvalidImage, ServiceUnavailable
+from core.runtime import Runtime
+
+CONVERSATION_TYPES = "public_channel,private_channel,mpim,im"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A client that waits out Slack's rate limits (429 + Retry-After) and retries dropped connections."""
+    if not settings.slack.enabled:
+        raise ServiceUnavailable("Slack is not configured (FINDIMAGE_SLACK__BOT_TOKEN is not set).")
+    return WebClient(
+        token=settings.slack.bot_token.get_secret_value(),
+        base_url=settings.slack.api_url,
+        timeout=30,
+        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+def download(settings: Settings, url: str) -> bytes:
+    """The bytes of a Slack file's ``url_private``, fetched with the bot token.
+
+    Raises ``InvalidImage`` for a URL off Slack's file hosts, a file over the upload limit or
+    an HTML page (what Slack answers a request it does not accept: its login page), and
+    ``ServiceUnavailable`` when Slack cannot be reached (the job retries).
+    """
+    parts = urlsplit(url)
+    if parts.hostname not in settings.slack.file_hosts and parts.netloc not in settings.slack.file_hosts:
+        raise InvalidImage(f"Refusing to download a Slack file from {parts.netloc!r}: not a Slack file host.")
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK:
+        raise InvalidImage("Refusing to send the bot token over plain HTTP.")
+    limit = settings.limits.max_upload_bytes
+    token = settings.slack.bot_token.get_secret_value()
+    try:
+        with httpx.stream("GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as response:
+            if response.status_code != 200:
+                raise _download_error(response.status_code)
+            if response.headers.get("content-type", "").startswith("text/html"):
+                raise InvalidImage("Slack answered with a web page, not the file (is the bot token valid?).")
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise InvalidImage(f"The Slack file is larger than the {limit:,}-byte limit.")
+            return bytes(data)
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailable(f"Could not download the Slack file: {exc}") from exc
+
+
+def _download_error(status: int) -> Exception:
+    if status in (429,) or status >= 500:
+        return ServiceUnavailable(f"Slack's file host answered {status}; try again later.")
+    return InvalidImage(f"Slack's file host refused the download ({status}).")
+
+
+def channels_of(runtime: Runtime, team: str, user: str) -> frozenset[str]:
+    """The conversations (channels, groups, DMs) the member is in, as far as the bot can
+    see, cached for ``slack.membership_ttl`` seconds."""
+    key = f"findimage:slack:channels:{team}:{user}"
+    try:
+        cached = runtime.redis.get(key) if runtime.redis is not None else None
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        return frozenset(json.loads(cached))
+    channels: list[str] = []
+    try:
+        for page in web_client(runtime.settings).users_conversations(
+            user=user, types=CONVERSATION_TYPES, exclude_archived=False, limit=1000
+        ):
+            channels += [c["id"] for c in page["channels"]]
+    except SlackApiError as exc:
+        raise ServiceUnavailable(f"Slack did not say which channels you are in: {exc.response.get('error')}") from exc
+    try:
+        if runtime.redis is not None and runtime.settings.slack.membership_ttl:
+            runtime.redis.set(key, json.dumps(channels), ex=max(1, int(runtime.settings.slack.membership_ttl)))
+    except redis.RedisError:
+        pass
+    return frozenset(channels)

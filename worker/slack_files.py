@@ -1,0 +1,116 @@
+"""Images shared in Slack. The bot's listeners only queue a file (Slack wants its answer
+within 3 s); this job asks Slack about the file, downloads it with the bot token and
+takes it in like any upload, with its channel, message and uploader recorded.
+
+A file is queued once however often Slack tells of it (a ``message`` with a
+``file_share`` and a ``file_shared`` event both do, and Slack retries events): a Redis key
+per file says it was queued, and the job checks the database before downloading.
+"""
+
+import logging
+
+import redis
+from rq import Queue, Retry
+from slack_sdk.errors import SlackApiError
+from sqlmodel import select
+
+from core.accounts import slack_user
+from core.errors import InvalidImage, ServiceUnavailable
+from core.models import Image, ImageSource
+from core.runtime import Runtime
+from core.slack import download, web_client
+from worker.context import current_runtime
+from worker.ingest import submit_image
+from worker.queue import ingest_queue
+
+log = logging.getLogger(__name__)
+
+SLACK_FILE_JOB = "worker.slack_files.ingest_slack_file"
+QUEUED_FOR = 7 * 86400
+"""Seconds a file's "already queued" mark lasts (Slack retries for minutes, not days)."""
+
+
+def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context: str | None) -> bool:
+    """Queue the file for download and indexing; False when it was queued before.
+    ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's)."""
+    mark = f"findimage:slack:file:{team}:{file_id}"
+    try:
+        if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):
+            return False
+        settings = runtime.settings.worker
+        queue.enqueue(
+            SLACK_FILE_JOB,
+            kwargs={"team": team, "file_id": file_id, **context},
+            job_id=f"slack-{team}-{file_id}",
+            job_timeout=settings.job_timeout,
+            retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except redis.RedisError as exc:
+        try:
+            runtime.redis.delete(mark)
+        except redis.RedisError:
+            pass
+        raise ServiceUnavailable(f"The ingest queue is unavailable: {exc}") from exc
+    return True
+
+
+def ingest_slack_file(
+    team: str,
+    file_id: str,
+    channel: str | None = None,
+    channel_type: str | None = None,
+    ts: str | None = None,
+    user: str | None = None,
+    text: str | None = None,
+) -> str:
+    """Download and queue one Slack file for indexing. Returns what happened: ``queued``,
+    ``duplicate`` (indexed before), ``ignored`` (not an image) or ``rejected`` (not a
+    valid image). Slack or network trouble raises, and RQ retries the job."""
+    runtime = current_runtime()
+    with runtime.session() as session:
+        if session.exec(select(Image.id).where(Image.slack_team == team, Image.slack_file_id == file_id)).first():
+            return "duplicate"
+    try:
+        file = web_client(runtime.settings).files_info(file=file_id)["file"]
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("file_not_found", "file_deleted"):
+            return "ignored"
+        raise
+    if not str(file.get("mimetype", "")).startswith("image/"):
+        return "ignored"
+    shared_in = _shares(file)
+    channel = channel or next(iter(shared_in), None)
+    public = channel_type == "channel" if channel_type else shared_in.get(channel, (False, None))[0]
+    ts = ts or shared_in.get(channel, (False, None))[1]
+    try:
+        data = download(runtime.settings, file.get("url_private_download") or file["url_private"])
+        with runtime.session() as session:
+            uploader = slack_user(session, team, user or file["user"]).name if (user or file.get("user")) else None
+        submit_image(
+            runtime,
+            ingest_queue(runtime),
+            data,
+            source=ImageSource.slack,
+            uploader=uploader,
+            caption=text,
+            slack_team=team,
+            slack_channel=channel,
+            slack_public=public,
+            slack_ts=ts,
+            slack_file_id=file_id,
+        )
+    except InvalidImage as exc:
+        log.warning("Slack file %s (%s) is not taken in: %s", file_id, file.get("name"), exc.message)
+        return "rejected"
+    return "queued"
+
+
+def _shares(file: dict) -> dict[str, tuple[bool, str | None]]:
+    """Where the file was shared: channel -> (public, message ts), from ``files.info``."""
+    found = {}
+    for kind, public in (("public", True), ("private", False)):
+        for channel, shares in (file.get("shares", {}).get(kind) or {}).items():
+            found[channel] = (public, shares[0].get("ts") if shares else None)
+    return found
