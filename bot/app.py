@@ -11,6 +11,7 @@ once however many events name it.
 """
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -69,6 +70,7 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
         return await next()
 
     @app.command("/findimage")
+    @reported
     async def findimage(ack, command, respond, context):
         await ack()
         text = " ".join(command.get("text", "").split())
@@ -81,24 +83,28 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
             await respond(response_type="ephemeral", **await run(replies.search, context.team_id, context.user_id, query))
 
     @app.action(LIKE)
+    @reported
     async def like_button(ack, action, respond, context):
         await ack()
         message = await run(replies.like, context.team_id, context.user_id, int(action["value"]))
         await respond(response_type="ephemeral", replace_original=False, **message)
 
     @app.action(SIMILAR)
+    @reported
     async def similar_button(ack, action, respond, context):
         await ack()
         message = await run(replies.similar, context.team_id, context.user_id, int(action["value"]))
         await respond(replace_original=True, **message)
 
     @app.action(re.compile(f"^{PAGE}_"))
+    @reported
     async def page_button(ack, action, respond, context):
         await ack()
         message = await run(replies.page, context.team_id, context.user_id, json.loads(action["value"]))
         await respond(replace_original=True, **message)
 
     @app.event("message")
+    @reported
     async def message(event, context):
         subtype = event.get("subtype")
         if subtype == "message_deleted":
@@ -115,19 +121,23 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
                 )
 
     @app.event("file_shared")
+    @reported
     async def file_shared(event, context):
         context_fields = {"channel": event.get("channel_id"), "user": event.get("user_id")}
         await run(_queue_file, runtime_of(), context.team_id, event["file_id"], context_fields)
 
     @app.event("file_deleted")
+    @reported
     async def file_deleted(event, context):
         await run(replies.forget_file, context.team_id, event["file_id"])
 
     @app.event("reaction_added")
+    @reported
     async def reaction_added(event, context):
         await _reaction(event, context, added=True)
 
     @app.event("reaction_removed")
+    @reported
     async def reaction_removed(event, context):
         await _reaction(event, context, added=False)
 
@@ -138,18 +148,36 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
             return
         await run(replies.reaction, context.team_id, event["user"], item["channel"], item["ts"], added)
 
-    @app.error
-    async def on_error(error: Exception, respond, logger):
-        """Our errors become a short private reply; anything else is logged, and said so."""
-        if isinstance(error, FindImageError):
-            text = f":warning: {error.message}"
-        else:
-            logger.exception("The Slack listener failed: %s", error)
-            text = ":warning: Something went wrong on findimage's side; it has been logged. Try again in a moment."
-        if respond is not None:  # commands and buttons; events have no one to answer
-            await respond(response_type="ephemeral", replace_original=False, text=text)
-
+    app.error(report)
     return app
+
+
+async def report(error: Exception, respond=None) -> None:
+    """The one error handler: our errors become a short private reply; anything else is
+    logged, and said so. (Events have no one to answer: they are only logged.)"""
+    if isinstance(error, FindImageError):
+        log.warning("Slack request refused: %s", error.message)
+        text = f":warning: {error.message}"
+    else:
+        log.exception("The Slack listener failed", exc_info=error)
+        text = ":warning: Something went wrong on findimage's side; it has been logged. Try again in a moment."
+    if respond is not None:
+        await respond(response_type="ephemeral", replace_original=False, text=text)
+
+
+def reported(listener):
+    """Listeners report their own errors (through ``report``) instead of raising into
+    slack-bolt: when a listener fails within bolt's 10 ms ack poll, bolt (1.30) forgets
+    the ack and answers Slack 404, which Slack counts against the app and retries."""
+
+    @functools.wraps(listener)
+    async def wrapper(*args, **kwargs):
+        try:
+            await listener(*args, **kwargs)
+        except Exception as error:
+            await report(error, kwargs.get("respond"))
+
+    return wrapper
 
 
 def _first_sight(runtime: Runtime, event_id: str) -> bool:

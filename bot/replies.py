@@ -39,12 +39,14 @@ class Replies:
 
     # Slash command and buttons ------------------------------------------------------
 
-    def search(self, team: str, member: str, query: str, page: int = 1) -> dict:
+    def search(self, team: str, member: str, query: str, page: int = 1, remember: bool = True) -> dict:
+        """A page of results; ``remember`` a new search in the user's history and taste
+        (turning pages says nothing new)."""
         size = self.runtime.settings.slack.page_size
         with self.runtime.session() as session:
             user, viewer = self._user(session, team, member)
             found = search_text(self.runtime, query, page, size, where=SearchFilter(audience=viewer.tokens()))
-            if page == 1:
+            if remember:
                 event = SearchEvent(user_id=user.id, kind=SearchKind.text, query=query, filters={"via": "slack"},
                                     result_count=len(found.results))
                 record_event(self.runtime, event, found.query_vector)
@@ -58,11 +60,11 @@ class Replies:
             following={"q": query, "page": page + 1} if page < pages else None,
         )
 
-    def similar(self, team: str, member: str, image_id: int, page: int = 1) -> dict:
+    def similar(self, team: str, member: str, image_id: int, page: int = 1, remember: bool = True) -> dict:
         with self.runtime.session() as session:
             user, viewer = self._user(session, team, member)
             found = similar_to(self.runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
-            if page == 1:
+            if remember:
                 event = SearchEvent(user_id=user.id, kind=SearchKind.click, image_id=image_id,
                                     filters={"via": "slack"}, result_count=len(found.results))
                 record_event(self.runtime, event, found.clicked_vector)
@@ -78,8 +80,8 @@ class Replies:
         """Another page of a search or a more-like-this (a paging button's value)."""
         page = max(1, min(int(target.get("page", 1)), 1000))
         if "similar" in target:
-            return self.similar(team, member, int(target["similar"]), page)
-        return self.search(team, member, str(target["q"])[:500], page)
+            return self.similar(team, member, int(target["similar"]), page, remember=False)
+        return self.search(team, member, str(target["q"])[:500], page, remember=False)
 
     def feed(self, team: str, member: str) -> dict:
         with self.runtime.session() as session:

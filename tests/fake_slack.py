@@ -1,0 +1,171 @@
+"""A small local server that plays Slack for the bot's tests (Slack lives outside our
+walls; this is the only thing faked). It records every call with its headers, and:
+
+- answers the Web API (``/api/<method>``): auth.test, files.info, users.conversations,
+  conversations.members, chat.*, views.*, apps.connections.open; answers 429 with a
+  Retry-After for a method told to be rate limited;
+- serves files at their ``url_private`` only to the bot token (else, like Slack, a 200 with
+  its HTML login page);
+- takes ``response_url`` posts (``/response/<n>``);
+- runs the Socket Mode websocket (``/socket``): says hello, sends the envelopes it is
+  given, and keeps the acks it gets back.
+"""
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+
+LOGIN_PAGE = b"<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
+
+
+@dataclass
+class Call:
+    method: str
+    headers: dict
+    params: dict
+
+
+@dataclass
+class FakeSlack:
+    bot_token: str = "xoxb-test-token"
+    team: str = "T1"
+    calls: list[Call] = field(default_factory=list)
+    files: dict[str, dict] = field(default_factory=dict)
+    """file id -> what ``files.info`` says of it."""
+    blobs: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    """path under /files/ -> (bytes, content type)."""
+    channels: dict[str, list[str]] = field(default_factory=dict)
+    """user id -> the conversations they are in."""
+    rate_limited: dict[str, int] = field(default_factory=dict)
+    """method -> how many of its next calls answer 429."""
+    responses: list[dict] = field(default_factory=list)
+    """Bodies posted to response URLs, in order."""
+    envelopes: list[dict] = field(default_factory=list)
+    """Socket Mode envelopes to send once a client connects."""
+    acks: list[dict] = field(default_factory=list)
+
+    def start(self) -> "FakeSlack":
+        self._loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add_file(self, file_id: str, data: bytes, *, mimetype: str = "image/jpeg", user: str = "U1",
+                 channel: str = "C1", public: bool = True, ts: str = "1700000000.000100") -> dict:
+        path = f"{file_id}/photo.jpg"
+        self.blobs[path] = (data, mimetype)
+        self.files[file_id] = {
+            "id": file_id, "name": "photo.jpg", "title": "photo.jpg", "mimetype": mimetype, "user": user,
+            "url_private": f"{self.url}/files/{path}", "url_private_download": f"{self.url}/files/{path}?download",
+            "shares": {"public" if public else "private": {channel: [{"ts": ts}]}},
+        }
+        return self.files[file_id]
+
+    def called(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def wait_for_responses(self, count: int, timeout: float = 20.0) -> list[dict]:
+        return _wait(lambda: len(self.responses) >= count, timeout, f"{count} response_url posts", self.responses)
+
+    def wait_for(self, predicate, timeout: float = 20.0, what: str = "a condition"):
+        return _wait(predicate, timeout, what, None)
+
+    # The server ------------------------------------------------------------------------
+
+    def _serve(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/files/{path:.*}", self._file)
+        app.router.add_post("/response/{n}", self._response)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        self._loop.run_forever()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = dict(request.query)
+        if request.content_type == "application/json":
+            params.update(await request.json())
+        else:
+            params.update(await request.post())
+        self.calls.append(Call(method, dict(request.headers), params))
+        if self.rate_limited.get(method, 0) > 0:
+            self.rate_limited[method] -= 1
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        return web.json_response(self._answer(method, params, request))
+
+    def _answer(self, method: str, params: dict, request: web.Request) -> dict:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+        if token != self.bot_token:
+            return {"ok": False, "error": "invalid_auth"}
+        if method == "auth.test":
+            return {"ok": True, "team_id": self.team, "team": "Test team", "user_id": "UBOT", "bot_id": "BBOT",
+                    "url": "https://test.slack.com/"}
+        if method == "files.info":
+            file = self.files.get(params.get("file"))
+            return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
+        if method == "users.conversations":
+            ids = self.channels.get(params.get("user"), [])
+            return {"ok": True, "channels": [{"id": c} for c in ids], "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.members":
+            members = [u for u, ids in self.channels.items() if params.get("channel") in ids]
+            return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
+        if method.startswith(("chat.", "views.")):
+            return {"ok": True, "ts": f"{time.time():.6f}", "channel": params.get("channel")}
+        return {"ok": False, "error": "unknown_method"}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        self.calls.append(Call("file", dict(request.headers), {"path": request.match_info["path"]}))
+        if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
+            return web.Response(body=LOGIN_PAGE, content_type="text/html")
+        found = self.blobs.get(request.match_info["path"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found[0], content_type=found[1])
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_json({"type": "hello", "num_connections": 1})
+        for envelope in self.envelopes:
+            await ws.send_json(envelope)
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.acks.append(json.loads(message.data))
+        return ws
+
+
+def _wait(predicate, timeout: float, what: str, result):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+    return result
