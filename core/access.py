@@ -25,7 +25,7 @@ EVERYONE = "everyone"
 
 def audience_of(image: Image) -> list[str]:
     """The tokens that let a viewer see ``image`` (stored in its vector payload)."""
-    if image.source is not ImageSource.slack:
+    if image.source != ImageSource.slack:
         return [EVERYONE]
     if image.slack_public:
         return [f"team:{image.slack_team}"]

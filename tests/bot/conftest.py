@@ -27,13 +27,13 @@ def slack():
 
 
 def slack_settings(settings, slack: FakeSlack, **overrides):
-    return settings.model_copy(update={"slack": SlackSettings(
-        bot_token=slack.bot_token,
-        signing_secret=SIGNING_SECRET,
-        api_url=f"{slack.url}/api/",
-        file_hosts=[f"127.0.0.1:{slack.port}"],
-        **overrides,
-    )})
+    fields = {
+        "bot_token": slack.bot_token,
+        "signing_secret": SIGNING_SECRET,
+        "api_url": f"{slack.url}/api/",
+        "file_hosts": [f"127.0.0.1:{slack.port}"],
+    }
+    return settings.model_copy(update={"slack": SlackSettings(**{**fields, **overrides})})
 
 
 @pytest.fixture

@@ -1,0 +1,165 @@
+"""Slack events: channel uploads indexed once, reactions as likes, deletions; and the
+safety rails: signatures, replays, rate limits, Socket Mode."""
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from api.main import create_app
+from core.models import Image, ImageSource, Like, LikeSource, User
+from tests.bot.conftest import event, shown_images, signed_post, slack_settings, slash
+from tests.factories import distinct_jpeg
+from tests.polling import wait_for_status
+
+TS = "1700000000.000100"
+
+
+def file_share(file: dict, text: str = "the team offsite in the mountains", channel="C1", channel_type="channel"):
+    return {"type": "message", "subtype": "file_share", "channel": channel, "channel_type": channel_type,
+            "user": "U1", "text": text, "ts": TS, "files": [{"id": file["id"], "mimetype": file["mimetype"]}]}
+
+
+def slack_images(runtime) -> list[Image]:
+    with runtime.session() as session:
+        return list(session.exec(select(Image).where(Image.source == ImageSource.slack)))
+
+
+def indexed_slack_image(runtime) -> Image:
+    deadline = time.monotonic() + 30
+    while not slack_images(runtime):
+        assert time.monotonic() < deadline, "the Slack file was never taken in"
+        time.sleep(0.05)
+    (image,) = slack_images(runtime)
+    wait_for_status(runtime, [image.id])
+    return image
+
+
+def test_a_shared_image_is_indexed_with_its_message_and_found_by_findimage(bot, slack, bot_runtime):
+    file = slack.add_file("F1", distinct_jpeg(1))
+    event(bot, file_share(file))
+    image = indexed_slack_image(bot_runtime)
+    assert (image.slack_team, image.slack_channel, image.slack_ts, image.slack_file_id) == ("T1", "C1", TS, "F1")
+    assert image.slack_public is True and image.caption == "the team offsite in the mountains"
+    assert image.uploader == "slack:T1:U1"
+    # The download went to Slack's file host with the bot token, and nowhere else.
+    (download,) = slack.called("file")
+    assert download.headers["Authorization"] == f"Bearer {slack.bot_token}"
+
+    slash(bot, slack, "the team offsite in the mountains", user="U2")
+    (reply,) = slack.wait_for_responses(1)
+    assert shown_images(reply)[0] == image.id
+    assert {"type": "image", "slack_file": {"id": "F1"}, "alt_text": image.caption} in reply["blocks"]
+
+
+def test_the_same_file_told_twice_and_retried_is_indexed_once(bot, slack, bot_runtime):
+    file = slack.add_file("F2", distinct_jpeg(2))
+    event(bot, file_share(file), event_id="Ev-share")
+    event(bot, file_share(file), event_id="Ev-share", retry=1)  # Slack's retry of the same event
+    event(bot, {"type": "file_shared", "file_id": "F2", "user_id": "U1", "channel_id": "C1"})
+    indexed_slack_image(bot_runtime)
+    time.sleep(0.5)  # anything queued twice would have run by now
+    assert len(slack_images(bot_runtime)) == 1
+    assert len(slack.called("files.info")) == 1 and len(slack.called("file")) == 1
+
+
+def test_file_shared_alone_asks_slack_for_the_file(bot, slack, bot_runtime):
+    slack.add_file("F3", distinct_jpeg(3), channel="G9", public=False)
+    event(bot, {"type": "file_shared", "file_id": "F3", "user_id": "U4", "channel_id": "G9"})
+    image = indexed_slack_image(bot_runtime)
+    assert (image.slack_channel, image.slack_public, image.slack_ts) == ("G9", False, TS)
+
+
+def test_non_images_and_slacks_login_page_are_not_indexed(bot, slack, bot_runtime):
+    slack.add_file("F4", b"%PDF-1.4 not an image", mimetype="application/pdf")
+    event(bot, {"type": "file_shared", "file_id": "F4", "user_id": "U1", "channel_id": "C1"})
+    slack.add_file("F5", b"<!DOCTYPE html><html>Sign in</html>")
+    slack.blobs["F5/photo.jpg"] = (b"<!DOCTYPE html><html>Sign in</html>", "text/html")  # a 200 with HTML
+    event(bot, {"type": "file_shared", "file_id": "F5", "user_id": "U1", "channel_id": "C1"})
+    slack.wait_for(lambda: len(slack.called("files.info")) == 2 and len(slack.called("file")) == 1, what="both jobs")
+    time.sleep(0.5)
+    assert slack_images(bot_runtime) == []
+
+
+def test_a_rate_limited_call_is_retried_after_retry_after(bot, slack, bot_runtime):
+    slack.add_file("F6", distinct_jpeg(6))
+    slack.rate_limited["files.info"] = 1
+    event(bot, {"type": "file_shared", "file_id": "F6", "user_id": "U1", "channel_id": "C1"})
+    indexed_slack_image(bot_runtime)
+    first, second = slack.called("files.info")
+    assert second is not first
+
+
+def test_reactions_like_and_unlike_and_a_replayed_event_counts_once(bot, slack, bot_runtime):
+    file = slack.add_file("F7", distinct_jpeg(7))
+    event(bot, file_share(file))
+    image = indexed_slack_image(bot_runtime)
+    reaction = {"type": "reaction_added", "user": "U3", "reaction": "heart",
+                "item": {"type": "message", "channel": "C1", "ts": TS}, "event_ts": "1"}
+
+    def likes():
+        with bot_runtime.session() as session:
+            return session.exec(select(Like.image_id, Like.source).join(User).where(User.slack_user == "U3")).all()
+
+    event(bot, reaction, event_id="Ev-heart")
+    slack.wait_for(lambda: likes() == [(image.id, LikeSource.slack)], what="the like")
+    event(bot, {**reaction, "type": "reaction_removed"}, event_id="Ev-unheart")
+    slack.wait_for(lambda: likes() == [], what="the unlike")
+    event(bot, reaction, event_id="Ev-heart", retry=2)  # a late retry of the first: already handled
+    time.sleep(0.5)
+    assert likes() == []
+
+
+def test_deleting_the_file_in_slack_removes_it_from_the_index(bot, slack, bot_runtime):
+    file = slack.add_file("F8", distinct_jpeg(8))
+    event(bot, file_share(file))
+    image = indexed_slack_image(bot_runtime)
+    event(bot, {"type": "file_deleted", "file_id": "F8", "event_ts": "2"})
+    slack.wait_for(lambda: not slack_images(bot_runtime), what="the deletion")
+    assert bot_runtime.vectors.retrieve([image.id]) == []
+
+
+def test_a_deleted_message_takes_its_images_along(bot, slack, bot_runtime):
+    file = slack.add_file("F9", distinct_jpeg(9))
+    event(bot, file_share(file))
+    indexed_slack_image(bot_runtime)
+    event(bot, {"type": "message", "subtype": "message_deleted", "channel": "C1", "deleted_ts": TS,
+                "ts": "1700000001.000000", "hidden": True})
+    slack.wait_for(lambda: not slack_images(bot_runtime), what="the deletion")
+
+
+@pytest.mark.parametrize("tamper", ["signature", "timestamp"])
+def test_unsigned_or_stale_requests_are_refused(bot, slack, tamper):
+    body = "command=/findimage&text=cats&team_id=T1&user_id=U1&response_url=x"
+    if tamper == "signature":
+        response = signed_post(bot, body, "application/x-www-form-urlencoded", secret="not-the-secret")
+    else:
+        response = signed_post(bot, body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 3600)
+    assert response.status_code == 401
+    assert slack.responses == [] and slack.called("auth.test") == []
+
+
+def test_socket_mode_round_trip(settings, slack):
+    """With an app token the bot dials Slack's websocket: a slash command arrives as an
+    envelope, is acknowledged on the socket, and answered on its response URL."""
+    slack.envelopes.append({
+        "envelope_id": "env-1", "type": "slash_commands", "accepts_response_payload": True,
+        "payload": {"team_id": "T1", "user_id": "U1", "channel_id": "C1", "command": "/findimage", "text": "help",
+                    "response_url": f"{slack.url}/response/socket", "trigger_id": "t", "api_app_id": "A1"},
+    })
+    configured = slack_settings(settings, slack, app_token="xapp-test", signing_secret=None)
+    with TestClient(create_app(configured)) as client:
+        slack.wait_for(lambda: any(a.get("envelope_id") == "env-1" for a in slack.acks), what="the ack")
+        (reply,) = slack.wait_for_responses(1)
+        assert "/findimage feed" in reply["text"]
+        assert client.post("/slack/events", content="{}").status_code in (404, 405)  # no HTTP endpoint
+    assert slack.called("apps.connections.open")[0].headers["Authorization"] == "Bearer xapp-test"
+
+
+def test_without_a_signing_secret_or_app_token_the_bot_stays_off(settings, slack):
+    configured = slack_settings(settings, slack, signing_secret=None)
+    with TestClient(create_app(configured)) as client:
+        body = json.dumps({"type": "url_verification", "challenge": "c"})
+        assert client.post("/slack/events", content=body).status_code in (404, 405)
