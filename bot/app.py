@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -37,6 +38,9 @@ from worker.slack_files import queue_slack_file
 
 log = logging.getLogger(__name__)
 
+WORKERS = 2
+"""Threads doing the listeners' work. Few: more only contend with the event loop (and its
+acks) for the interpreter, and the searches themselves are CPU-bound."""
 EVENT_SEEN_FOR = 3600
 """Seconds an event id is remembered (Slack retries within minutes)."""
 
@@ -58,8 +62,10 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
     )
     replies = Replies(runtime_of, secret)
 
+    work = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="findimage-slack")
+
     async def run(function, *args):
-        return await asyncio.to_thread(function, *args)
+        return await asyncio.get_running_loop().run_in_executor(work, function, *args)
 
     @app.middleware
     async def once_per_event(body: dict, next):

@@ -3,8 +3,10 @@ safety rails: signatures, replays, rate limits, Socket Mode."""
 
 import json
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -163,3 +165,21 @@ def test_without_a_signing_secret_or_app_token_the_bot_stays_off(settings, slack
     with TestClient(create_app(configured)) as client:
         body = json.dumps({"type": "url_verification", "challenge": "c"})
         assert client.post("/slack/events", content=body).status_code in (404, 405)
+
+
+def test_every_event_the_manifest_subscribes_to_has_a_listener(bot, slack):
+    """An event without a listener answers 404, which Slack counts against the app."""
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "bot" / "manifest.yaml").read_text())
+    examples = {
+        "message": {"type": "message", "channel": "C1", "user": "U1", "text": "hello", "ts": "1.0"},
+        "file_shared": {"type": "file_shared", "file_id": "FNONE", "user_id": "U1", "channel_id": "C1"},
+        "file_deleted": {"type": "file_deleted", "file_id": "FNONE", "event_ts": "1"},
+        "reaction_added": {"type": "reaction_added", "user": "U1", "reaction": "tada",
+                           "item": {"type": "message", "channel": "C1", "ts": "1.0"}},
+        "reaction_removed": {"type": "reaction_removed", "user": "U1", "reaction": "tada",
+                             "item": {"type": "message", "channel": "C1", "ts": "1.0"}},
+    }
+    subscribed = manifest["settings"]["event_subscriptions"]["bot_events"]
+    for name in subscribed:
+        event(bot, examples[name.split(".")[0]])  # asserts the 200
+    assert {n.split(".")[0] for n in subscribed} == set(examples)

@@ -69,6 +69,18 @@ def test_excluded_ids_are_never_returned(store):
     assert {h.id for h in hits[:7]} == set(range(4, 11))
 
 
+def test_only_points_whose_audience_the_viewer_holds_are_returned_and_pages_stay_full(store):
+    centres, vectors = clustered(n_clusters=2, per_cluster=10)
+    audiences = [["channel:T1/GPRIV"] if i % 2 else ["everyone"] for i in range(20)]
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}, payload={"audience": a})
+                  for i, (v, a) in enumerate(zip(vectors, audiences))])
+    outsider = store.search(IMAGE, centres[0], limit=5, where=SearchFilter(audience=frozenset({"everyone", "team:T1"})))
+    assert len(outsider) == 5 and all(h.id % 2 == 1 for h in outsider)  # ids 1, 3, 5...: audience everyone
+    member = store.search(IMAGE, centres[0], limit=10, where=SearchFilter(audience=frozenset({"everyone", "channel:T1/GPRIV"})))
+    assert {h.id for h in member} == set(range(1, 11))
+    assert len(store.search(IMAGE, centres[0], limit=10, where=SearchFilter(audience=None))) == 10
+
+
 def test_text_search_only_sees_points_with_a_caption(store):
     _, vectors = clustered()
     store.upsert([
