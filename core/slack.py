@@ -65,7 +65,7 @@ def download(settings: Settings, url: str) -> bytes:
 
 
 def _download_error(status: int) -> Exception:
-    if status in (429,) or status >= 500:
+    if status == 429 or status >= 500:
         return ServiceUnavailable(f"Slack's file host answered {status}; try again later.")
     return InvalidImage(f"Slack's file host refused the download ({status}).")
 

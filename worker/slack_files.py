@@ -82,12 +82,14 @@ def ingest_slack_file(
         return "ignored"
     shared_in = _shares(file)
     channel = channel or next(iter(shared_in), None)
-    public = channel_type == "channel" if channel_type else shared_in.get(channel, (False, None))[0]
-    ts = ts or shared_in.get(channel, (False, None))[1]
+    shared_public, shared_ts = shared_in.get(channel, (False, None))
+    public = channel_type == "channel" if channel_type else shared_public
+    ts = ts or shared_ts
+    member = user or file.get("user")
     try:
         data = download(runtime.settings, file.get("url_private_download") or file["url_private"])
         with runtime.session() as session:
-            uploader = slack_user(session, team, user or file["user"]).name if (user or file.get("user")) else None
+            uploader = slack_user(session, team, member).name if member else None
         submit_image(
             runtime,
             ingest_queue(runtime),
