@@ -13,7 +13,7 @@ condition on an indexed keyword field) and pages stay full.
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from core.errors import NotFound
 from core.models import Image, ImageSource, User
@@ -90,3 +90,9 @@ def visible_image(session: Session, viewer: Viewer, image_id: int) -> Image:
     if image is None or not viewer.can_see(image):
         raise NotFound(f"No image with id {image_id}.")
     return image
+
+
+def visible_images(session: Session, viewer: Viewer, image_ids) -> dict[int, Image]:
+    """The images among ``image_ids`` that exist and the viewer may see, by id."""
+    rows = session.exec(select(Image).where(col(Image.id).in_(list(image_ids)), viewer.sql())).all()
+    return {image.id: image for image in rows}

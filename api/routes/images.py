@@ -9,8 +9,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, QueueDep, RuntimeDep, SessionDep, ViewerDep, get_caller, get_viewer
 from api.errors import error_body, status_of
-from core.access import Viewer, visible_image
+from core.access import Viewer, visible_image, visible_images
 from core.errors import Forbidden, ImageTooLarge, InvalidImage
+from core.history import liked_among
 from core.images import delete_image, thumbnail_path
 from core.links import valid_signature
 from core.models import ImagePublic, ImageSource
@@ -69,9 +70,27 @@ def upload_images(
     return UploadResult(images=accepted, rejected=rejected)
 
 
-@router.get("/{image_id}", response_model=ImagePublic)
-def read_image(image_id: int, session: SessionDep, viewer: ViewerDep):
-    return ImagePublic.of(visible_image(session, viewer, image_id))
+class ImageDetail(ImagePublic):
+    liked: bool
+    """Whether you like it."""
+
+
+@router.get("", response_model=list[ImagePublic])
+def read_images(
+    session: SessionDep,
+    viewer: ViewerDep,
+    ids: Annotated[list[int], Query(min_length=1, max_length=100, description="Image ids (repeat the parameter)")],
+):
+    """Several images at once, in the order asked, leaving out those you may not see (or
+    that are gone): what the web page polls while its uploads are indexed."""
+    images = visible_images(session, viewer, ids)
+    return [ImagePublic.of(images[i]) for i in dict.fromkeys(ids) if i in images]
+
+
+@router.get("/{image_id}", response_model=ImageDetail)
+def read_image(image_id: int, session: SessionDep, caller: CallerDep, viewer: ViewerDep):
+    image = visible_image(session, viewer, image_id)
+    return ImageDetail(**ImagePublic.of(image).model_dump(), liked=bool(liked_among(session, caller.id, [image_id])))
 
 
 @router.get("/{image_id}/file")

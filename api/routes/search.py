@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep, ViewerDep
+from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
+from core.history import liked_among
 from core.errors import InvalidRequest, ServiceUnavailable
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
@@ -29,6 +30,8 @@ class SearchResult(BaseModel):
     source: str | None
     thumbnail_url: str
     file_url: str
+    liked: bool
+    """Whether you like it."""
 
 
 class SearchResponse(BaseModel):
@@ -44,6 +47,7 @@ class SearchResponse(BaseModel):
 @router.get("/search", response_model=SearchResponse)
 def search(
     runtime: RuntimeDep,
+    session: SessionDep,
     caller: CallerDep,
     viewer: ViewerDep,
     background: BackgroundTasks,
@@ -82,7 +86,7 @@ def search(
         page=found.page,
         limit=found.limit,
         total_found=found.total_found,
-        results=[_result(m) for m in found.results],
+        results=_results(session, caller.id, found.results),
     )
 
 
@@ -95,6 +99,7 @@ class SimilarResponse(BaseModel):
 @router.get("/images/{image_id}/similar", response_model=SimilarResponse, tags=["images"])
 def similar(
     runtime: RuntimeDep,
+    session: SessionDep,
     caller: CallerDep,
     viewer: ViewerDep,
     background: BackgroundTasks,
@@ -107,11 +112,15 @@ def similar(
     event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page,
                         result_count=len(found.results))
     background.add_task(_remember, runtime, event, found.clicked_vector)
-    return SimilarResponse(image_id=image_id, page=page, results=[_result(m) for m in found.results])
+    return SimilarResponse(image_id=image_id, page=page, results=_results(session, caller.id, found.results))
 
 
-def _result(match) -> SearchResult:
-    return SearchResult(**vars(match), thumbnail_url=thumbnail_url(match.id), file_url=file_url(match.id))
+def _results(session, user_id: int, matches) -> list[SearchResult]:
+    liked = liked_among(session, user_id, (m.id for m in matches))
+    return [
+        SearchResult(**vars(m), thumbnail_url=thumbnail_url(m.id), file_url=file_url(m.id), liked=m.id in liked)
+        for m in matches
+    ]
 
 
 def _remember(runtime, event: SearchEvent, vector=None) -> None:
@@ -142,6 +151,7 @@ class ExampleResponse(BaseModel):
 def search_similar(
     request: Request,
     runtime: RuntimeDep,
+    session: SessionDep,
     caller: CallerDep,
     viewer: ViewerDep,
     image_file: Annotated[UploadFile, File(description="The example image")],
@@ -155,6 +165,7 @@ def search_similar(
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
     _remember(runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits)))
     base = str(request.base_url).rstrip("/")
+    liked = liked_among(session, caller.id, (hit.id for hit in hits))
     results = [
         ExampleResult(
             image_uri=base + file_url(hit.id),
@@ -162,6 +173,7 @@ def search_similar(
             metadata={
                 "id": hit.id,
                 "thumbnail_url": thumbnail_url(hit.id),
+                "liked": hit.id in liked,
                 **{key: hit.payload.get(key) for key in ("caption", "source", "uploader", "channel", "created_at")},
             },
         )

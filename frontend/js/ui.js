@@ -1,0 +1,145 @@
+// Small building blocks shared by the views: elements, the notice bar, image tiles with
+// their hearts, and "show more" buttons that also load by themselves when scrolled to.
+
+import { like } from "./api.js";
+
+// h("a", {href: "#/feed", class: "x"}, "text", child): an element. Attributes starting
+// with "on" become listeners; false/null attributes and children are left out.
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "class") element.className = value;
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, value);
+  }
+  element.append(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
+  return element;
+}
+
+const noticeBar = () => document.getElementById("notice");
+
+// Show an error (an ApiError or any Error) at the top of the page.
+export function notify(error) {
+  if (error && error.name === "AbortError") return;
+  const bar = noticeBar();
+  const close = h("button", { type: "button", class: "link", onclick: clearNotice }, "Dismiss");
+  bar.replaceChildren(h("span", {}, error.message || String(error)), close);
+  if (error.status === 401) bar.append(signInHelp());
+  bar.hidden = false;
+}
+
+export function clearNotice() {
+  const bar = noticeBar();
+  bar.hidden = true;
+  bar.replaceChildren();
+}
+
+function signInHelp() {
+  return h("p", { class: "hint" },
+    "To sign in, open a login link: in Slack, type ", h("code", {}, "/findimage feed"),
+    "; or ask an admin to run ", h("code", {}, "findimage user create NAME"), ".");
+}
+
+// A line that screen readers announce when it changes.
+export const statusLine = () => h("p", { class: "status", role: "status", "aria-live": "polite" });
+
+export const grid = (label) => h("ul", { class: "grid", "aria-label": label });
+
+// One image in a grid: its thumbnail (a link to its page), a heart, and what to say about it.
+export function tile({ id, thumbnail_url, caption, liked = false }, ...details) {
+  const description = caption || `Image ${id}`;
+  return h("li", { class: "tile", "data-id": id },
+    h("a", { href: `#/image/${id}`, class: "thumb" },
+      h("img", { src: thumbnail_url, alt: description, loading: "lazy", decoding: "async" })),
+    h("div", { class: "meta" },
+      h("div", { class: "details" }, caption && h("span", { class: "caption" }, caption), ...details),
+      heart(id, liked, description)),
+  );
+}
+
+// The like toggle: flips at once, tells the API, flips back (and says why) if that fails.
+export function heart(id, liked, description) {
+  const button = h("button", { type: "button", class: "heart", "aria-label": `Like ${description}` }, "♥");
+  const show = (on) => {
+    button.setAttribute("aria-pressed", String(on));
+    button.title = on ? "Liked: click to unlike" : "Like";
+  };
+  show(liked);
+  button.addEventListener("click", async () => {
+    const wanted = button.getAttribute("aria-pressed") !== "true";
+    show(wanted);
+    try {
+      await like(id, wanted);
+    } catch (error) {
+      show(!wanted);
+      notify(error);
+    }
+  });
+  return button;
+}
+
+export const score = (value) => h("span", { class: "score", title: "Cosine similarity" }, value.toFixed(3));
+
+// Which index found a result: what it shows ("image"), its caption, or both.
+export const matched = (how) =>
+  h("span", { class: "matched" }, how.map((m) => (m === "text" ? "caption" : m)).join(" + "));
+
+// A "Show more" button that also presses itself when it scrolls into view (infinite
+// scroll), never twice at once. load() returns false when there is nothing more.
+export function moreButton(load, label = "Show more") {
+  const button = h("button", { type: "button", class: "more" }, label);
+  let busy = false;
+  const press = async () => {
+    if (busy || button.hidden) return;
+    busy = true;
+    button.disabled = true;
+    button.textContent = "Loading…";
+    try {
+      button.hidden = !(await load());
+    } catch (error) {
+      notify(error);
+    } finally {
+      busy = false;
+      button.disabled = false;
+      button.textContent = label;
+    }
+  };
+  button.addEventListener("click", press);
+  const watcher = new IntersectionObserver((entries) => {
+    if (entries.some((entry) => entry.isIntersecting)) press();
+  }, { rootMargin: "400px" });
+  watcher.observe(button);
+  button.stop = () => watcher.disconnect();
+  return button;
+}
+
+// A drop zone around a file input: click, keyboard (it is a label) or drag and drop.
+export function dropZone(input, text, onFiles) {
+  const zone = h("label", { class: "drop" }, input, h("span", {}, text));
+  const over = (on) => (event) => {
+    event.preventDefault();
+    zone.classList.toggle("over", on);
+  };
+  zone.addEventListener("dragover", over(true));
+  zone.addEventListener("dragleave", over(false));
+  zone.addEventListener("drop", (event) => {
+    over(false)(event);
+    onFiles([...event.dataTransfer.files]);
+  });
+  input.addEventListener("change", () => {
+    onFiles([...input.files]);
+    input.value = "";
+  });
+  return zone;
+}
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+export const when = (iso) => dateFormat.format(new Date(iso.endsWith("Z") || iso.includes("+") ? iso : `${iso}Z`));
+
+export function bytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
