@@ -8,8 +8,8 @@ from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Uplo
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
-from core.history import liked_among
 from core.errors import InvalidRequest, ServiceUnavailable
+from core.history import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
 from recommender.search import search_by_example, search_text
