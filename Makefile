@@ -8,7 +8,7 @@ TORCH_PIP_ARGS ?=
 # The database tests also run on PostgreSQL when this points at one (empty: SQLite only).
 FINDIMAGE_TEST_DATABASE_URL ?=
 
-.PHONY: install run test lint bench bench-inference tiny-model clean
+.PHONY: install run test lint bench bench-inference tiny-model screenshots clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,10 @@ bench: install
 
 bench-inference: install
 	$(BIN)/python bench/inference.py
+
+# The README's screenshots: each view at desktop and phone width, from the browser tests.
+screenshots: install
+	FINDIMAGE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web -k every_view
 
 # A tiny random-weight CLIP as an open_clip local-dir model, for offline smoke runs.
 tiny-model: install

@@ -130,3 +130,20 @@ def test_the_cold_start_feed_shows_the_most_liked_first(client, app_runtime, top
 @pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"page": 0}])
 def test_bad_feed_parameters(client, params):
     assert client.get("/api/feed", params=params).status_code == 422
+
+
+def test_results_say_whether_you_like_each_image(client, app_runtime, topics):
+    ana, bob = bearer(app_runtime, "ana"), bearer(app_runtime, "bob")
+    like(client, ana, 101)
+
+    def hearts(headers, path, **params):
+        results = client.get(path, params=params, headers=headers).json()["results"]
+        return {r["id"] for r in results if r["liked"]}, {r["id"] for r in results}
+
+    liked, shown = hearts(ana, "/api/images/102/similar")
+    assert 101 in shown and liked == {101}
+    assert hearts(bob, "/api/images/102/similar")[0] == set()  # ana's heart is hers alone
+    liked, shown = hearts(ana, "/api/search", q="101", limit=100)
+    assert 101 in shown and liked == {101}
+    assert client.get("/api/images/101", headers=ana).json()["liked"] is True
+    assert client.get("/api/images/101", headers=bob).json()["liked"] is False

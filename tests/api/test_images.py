@@ -140,3 +140,14 @@ def test_upload_without_files_is_422_envelope(client):
 def test_health(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_several_images_read_at_once_in_the_order_asked(client, app_runtime):
+    ids = [i["id"] for i in upload(client, ("a.jpg", distinct_jpeg(40)), ("b.jpg", distinct_jpeg(41))).json()["images"]]
+    wait_for_status(app_runtime, ids)
+    asked = [ids[1], 999_999, ids[0], ids[1]]  # unknown ids are left out, repeats answered once
+    body = client.get("/api/images", params={"ids": asked}).json()
+    assert [(i["id"], i["status"]) for i in body] == [(ids[1], "indexed"), (ids[0], "indexed")]
+    assert client.get("/api/images").status_code == 422
+    too_many = client.get("/api/images", params={"ids": list(range(1, 102))})
+    assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "invalid_request"

@@ -147,8 +147,7 @@ def test_every_view_fits_and_is_photographed(browser, live, shots, width, tmp_pa
     live.wait_indexed(ids)
     live.api.put(f"/api/images/{ids[0]}/like")
     live.api.get("/api/search", params={"q": "circle"})
-    context = browser.new_context(viewport=DESKTOP if width == "desktop" else PHONE, base_url=live.url,
-                                  device_scale_factor=1 if width == "desktop" else 2)
+    context = browser.new_context(viewport=DESKTOP if width == "desktop" else PHONE, base_url=live.url)
     page = context.new_page()
     for name, url in VIEWS.items():
         page.goto(url.format(first=ids[0]))
