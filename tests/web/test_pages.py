@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from core.accounts import create_user, issue_token
+from core.models import TokenKind
 from tests.factories import distinct_jpeg
-from tests.web.conftest import DESKTOP, PHONE, SHAPES
+from tests.web.conftest import DESKTOP, PHONE, SHAPES, LiveServer
 
 SCREENSHOTS = os.environ.get("FINDIMAGE_SCREENSHOTS")
 """Where to also save the views' screenshots under stable names (the README's)."""
@@ -184,3 +186,22 @@ def luminance(rgb) -> float:
 def contrast(a, b) -> float:
     high, low = sorted((luminance(a), luminance(b)), reverse=True)
     return (high + 0.05) / (low + 0.05)
+
+
+def test_signing_in_with_a_login_link(browser, settings, shots):
+    with LiveServer(settings.model_copy(update={"login_required": True})) as server:
+        runtime = server.server.config.app.state.runtime
+        with runtime.session() as session:
+            link = f"/login/{issue_token(session, create_user(session, 'ana'), TokenKind.login)}"
+        context = browser.new_context(viewport=DESKTOP, base_url=server.url)
+        page = context.new_page()
+        page.goto("/#/feed")  # not signed in: the page says how to sign in
+        expect(page.get_by_role("alert")).to_contain_text("Log in first")
+        expect(page.get_by_role("alert")).to_contain_text("/findimage feed")
+        shots(page, "signed-out")
+        page.goto(link)
+        expect(page).to_have_url(re.compile(r"#/feed$"))
+        expect(page.locator("#me")).to_have_text("ana")
+        expect(page.get_by_role("alert")).to_be_hidden()
+        expect(page.get_by_role("status")).to_contain_text("No images yet")
+        context.close()
