@@ -10,7 +10,7 @@ from rq import Queue
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from core.access import Viewer, viewer_for
+from core.access import Viewer, is_loopback, viewer_for
 from core.accounts import user_for_api_token
 from core.errors import Unauthorized
 from core.runtime import Runtime
@@ -67,8 +67,12 @@ async def get_caller(request: Request, runtime: RuntimeDep) -> Caller:
             return Caller(found["id"], found["name"])
         except (BadSignature, KeyError, TypeError):
             pass  # tampered with or expired: as if absent
-    if not runtime.settings.login_required:
-        return request.app.state.local_user
+    settings = runtime.settings
+    if not settings.login_required:
+        if settings.allow_remote_without_login or is_loopback(request.client.host if request.client else None):
+            return request.app.state.local_user
+        raise Unauthorized("Without login, findimage answers only on the machine it runs on: log in, or ask "
+                           "an admin to set FINDIMAGE_LOGIN_REQUIRED=true and give you a login link.")
     raise Unauthorized("Log in first: open a login link (`findimage user login NAME`) or send an API token.")
 
 

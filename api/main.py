@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from api.deps import Caller, session_serializer
 from api.errors import install_error_handlers
 from api.routes import auth, feed, health, images, likes, me, search
+from api.security import install_security
 from bot.app import SocketMode, create_bot
 from bot.http import slack_router
 from core.accounts import local_user, session_secret
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.secret = session_secret(settings)
     app.state.sessions = session_serializer(app.state.secret)
     install_error_handlers(app)
+    install_security(app, settings)
     for routes in (health, auth, images, likes, search, feed, me):
         app.include_router(routes.router)
     bot = _slack_bot(settings, app)

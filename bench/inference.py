@@ -55,7 +55,7 @@ COLD_START = textwrap.dedent(
         from fastapi.testclient import TestClient
         from api.main import create_app
         settings = Settings(data_dir=sys.argv[4], models_dir=models_dir, clip=ClipSettings.model_validate_json(clip))
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
             client.app.state.runtime.embedder.embed_texts(["a photo of a dog"])
             print(peak_rss_kb(), "torch" in sys.modules, flush=True)
     else:

@@ -30,9 +30,16 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from core.access import is_loopback
 
     settings = get_settings()
     host, port = host or settings.host, port or settings.port
+    if not (settings.login_required or settings.allow_remote_without_login or is_loopback(host)):
+        _fail(
+            f"Refusing to serve {host} without login: anyone who can reach it would be you. Set "
+            "FINDIMAGE_LOGIN_REQUIRED=true (and hand out login links with `findimage user create NAME`), "
+            "or FINDIMAGE_ALLOW_REMOTE_WITHOUT_LOGIN=true if the network is yours alone."
+        )
     runtime = _open_runtime(settings)  # fail here, with a plain message, not in uvicorn
     try:
         parts = ", ".join(_describe_parts(settings))

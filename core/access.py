@@ -10,6 +10,7 @@ they hold; a hit needs one in common. So the vector query itself filters (one ``
 condition on an indexed keyword field) and pages stay full.
 """
 
+import ipaddress
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
@@ -96,3 +97,18 @@ def visible_images(session: Session, viewer: Viewer, image_ids) -> dict[int, Ima
     """The images among ``image_ids`` that exist and the viewer may see, by id."""
     rows = session.exec(select(Image).where(col(Image.id).in_(list(image_ids)), viewer.sql())).all()
     return {image.id: image for image in rows}
+
+
+def can_delete(user: User, image: Image) -> bool:
+    """An image may be deleted by whoever added it, and by admins."""
+    return user.is_admin or (image.uploader is not None and image.uploader == user.name)
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a client, or a bind address, is this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False

@@ -129,7 +129,12 @@ class Settings(BaseSettings):
     ``<data_dir>/models``. Several deployments may share one."""
     login_required: bool = False
     """False: a request without a session or token acts as the local user (single-user
-    installs). True: such requests are refused with 401."""
+    installs), for requests from this machine only. True: such requests are refused with 401."""
+    allow_remote_without_login: bool = False
+    """With ``login_required`` false, also let other machines in as the local user. Off,
+    ``findimage serve`` refuses to bind a non-loopback address without login."""
+    cors_origins: list[str] = []
+    """Other web origins allowed to call the API from a browser (default none: same origin)."""
     secret_key: SecretStr | None = None
     """Signs session cookies; default a random key kept in ``<data_dir>/secret_key``."""
     public_base_url: str | None = None

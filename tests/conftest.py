@@ -15,7 +15,7 @@ import redis
 
 from core.clip import Embedder, open_embedder
 from core.clip.torch_backend import TorchEmbedder, save_tiny_test_model
-from core.config import ClipSettings, Settings, WorkerSettings
+from core.config import ClipSettings, Settings, WorkerSettings, get_settings
 from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 
@@ -72,3 +72,15 @@ def runtime(settings, embedder) -> Iterator[Runtime]:
 @pytest.fixture
 def postgres_url() -> str | None:
     return os.environ.get("FINDIMAGE_TEST_DATABASE_URL")
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch):
+    """The test settings as environment variables, for the CLI (which reads its own)."""
+    monkeypatch.setenv("FINDIMAGE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("FINDIMAGE_REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("FINDIMAGE_CLIP__MODEL", settings.clip.model)
+    monkeypatch.setenv("FINDIMAGE_MODELS_DIR", str(settings.models_dir))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -88,3 +88,7 @@ def bearer(runtime, name: str) -> dict:
     with runtime.session() as session:
         user = session.exec(select(User).where(User.name == name)).first() or create_user(session, name)
         return {"Authorization": f"Bearer {issue_token(session, user, TokenKind.api)}"}
+
+
+LOOPBACK = ("127.0.0.1", 50000)
+"""The address in-process test clients call from: this machine (the login-free local user)."""

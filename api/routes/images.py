@@ -9,12 +9,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, QueueDep, RuntimeDep, SessionDep, ViewerDep, get_caller, get_viewer
 from api.errors import error_body, status_of
-from core.access import Viewer, visible_image, visible_images
+from core.access import Viewer, can_delete, visible_image, visible_images
 from core.errors import Forbidden, ImageTooLarge, InvalidImage
 from core.history import liked_among
 from core.images import delete_image, thumbnail_path
 from core.links import valid_signature
-from core.models import ImagePublic, ImageSource
+from core.models import ImagePublic, ImageSource, User
 from worker.ingest import submit_image
 
 router = APIRouter(prefix="/api/images", tags=["images"])
@@ -126,7 +126,11 @@ def _thumbnail(runtime, viewer: Viewer, image_id: int):
 
 
 @router.delete("/{image_id}", status_code=204)
-def remove_image(image_id: int, session: SessionDep, runtime: RuntimeDep):
+def remove_image(image_id: int, session: SessionDep, runtime: RuntimeDep, caller: CallerDep, viewer: ViewerDep):
+    """Delete an image, its vectors and its files: for whoever added it, and admins."""
+    image = visible_image(session, viewer, image_id)
+    if not can_delete(session.get(User, caller.id), image):
+        raise Forbidden("Only whoever added this image, or an admin, may delete it.")
     delete_image(session, runtime.files, runtime.vectors, image_id)
     return Response(status_code=204)
 

@@ -2,13 +2,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from tests.factories import LOOPBACK
 
 
 @pytest.fixture
 def client(settings):
     """The app as ``findimage serve`` runs it: its lifespan opens the embedded parts and
     starts the ingest worker thread."""
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
         yield client
 
 
@@ -23,7 +24,7 @@ def any_client(request, settings):
     (qdrant-client's local mode stands in for it)."""
     if request.param == "server":
         settings = settings.model_copy(update={"qdrant_url": ":memory:"})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
         yield client
 
 

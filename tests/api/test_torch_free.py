@@ -15,7 +15,7 @@ SERVE_AND_QUERY = textwrap.dedent(
 
     settings = Settings(data_dir=sys.argv[1], models_dir=sys.argv[2], redis_url=sys.argv[3],
                         clip=ClipSettings(model=sys.argv[4]))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
         with open(sys.argv[5], "rb") as photo:
             image = client.post("/api/images", files={"files": ("a.jpg", photo)}, data={"caption": "a duck"}).json()["images"][0]
         deadline = time.monotonic() + 30

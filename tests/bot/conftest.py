@@ -12,6 +12,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from api.main import create_app
 from core.config import SlackSettings
+from tests.factories import LOOPBACK
 from tests.fake_slack import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -39,7 +40,7 @@ def slack_settings(settings, slack: FakeSlack, **overrides):
 @pytest.fixture
 def bot(settings, slack):
     """A test client of the app with the bot mounted at /slack/events."""
-    with TestClient(create_app(slack_settings(settings, slack))) as client:
+    with TestClient(create_app(slack_settings(settings, slack)), client=LOOPBACK) as client:
         yield client
 
 

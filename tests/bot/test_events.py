@@ -13,7 +13,7 @@ from sqlmodel import select
 from api.main import create_app
 from core.models import Image, ImageSource, Like, LikeSource, User
 from tests.bot.conftest import event, shown_images, signed_post, slack_settings, slash
-from tests.factories import distinct_jpeg
+from tests.factories import LOOPBACK, distinct_jpeg
 from tests.polling import wait_for_status
 
 TS = "1700000000.000100"
@@ -152,7 +152,7 @@ def test_socket_mode_round_trip(settings, slack):
                     "response_url": f"{slack.url}/response/socket", "trigger_id": "t", "api_app_id": "A1"},
     })
     configured = slack_settings(settings, slack, app_token="xapp-test", signing_secret=None)
-    with TestClient(create_app(configured)) as client:
+    with TestClient(create_app(configured), client=LOOPBACK) as client:
         slack.wait_for(lambda: any(a.get("envelope_id") == "env-1" for a in slack.acks), what="the ack")
         (reply,) = slack.wait_for_responses(1)
         assert "/findimage feed" in reply["text"]
@@ -162,7 +162,7 @@ def test_socket_mode_round_trip(settings, slack):
 
 def test_without_a_signing_secret_or_app_token_the_bot_stays_off(settings, slack):
     configured = slack_settings(settings, slack, signing_secret=None)
-    with TestClient(create_app(configured)) as client:
+    with TestClient(create_app(configured), client=LOOPBACK) as client:
         body = json.dumps({"type": "url_verification", "challenge": "c"})
         assert client.post("/slack/events", content=body).status_code in (404, 405)
 

@@ -6,6 +6,7 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from cli.main import app
+from tests.factories import LOOPBACK
 
 
 def run(*args):
@@ -18,7 +19,7 @@ def test_a_created_user_logs_in_once_with_the_printed_link(cli_env, settings):
     link = created.stdout.strip().splitlines()[-1]
     assert link.startswith("http://127.0.0.1:8000/login/")
     path = link.removeprefix("http://127.0.0.1:8000")
-    with TestClient(create_app(settings.model_copy(update={"login_required": True}))) as client:
+    with TestClient(create_app(settings.model_copy(update={"login_required": True})), client=LOOPBACK) as client:
         refused = client.get("/api/me")
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
         opened = client.get(path, follow_redirects=False)
@@ -35,14 +36,14 @@ def test_an_api_token_acts_as_its_user(cli_env, settings):
     issued = run("token", "bob")
     assert issued.exit_code == 0, issued.output
     token = issued.stdout.strip().splitlines()[-1]
-    with TestClient(create_app(settings.model_copy(update={"login_required": True}))) as client:
+    with TestClient(create_app(settings.model_copy(update={"login_required": True})), client=LOOPBACK) as client:
         assert client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == "bob"
         wrong = client.get("/api/me", headers={"Authorization": "Bearer not-a-token"})
         assert wrong.status_code == 401 and "token" in wrong.json()["error"]["message"]
 
 
 def test_without_login_required_a_bare_request_is_the_local_user(settings):
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
         assert client.get("/api/me").json()["name"] == "local"
 
 

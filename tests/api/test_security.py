@@ -1,0 +1,94 @@
+"""Who gets in, and what every answer tells the browser."""
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.main import create_app
+from cli.main import app as cli
+from tests.factories import LOOPBACK, bearer, distinct_jpeg
+from tests.polling import wait_for_status
+
+OPEN = {"/healthz", "/readyz", "/api/logout", "/api/images/{image_id}/thumbnail"}
+"""Routes that answer without a user: health checks, logging out (it only drops the
+cookie), and thumbnails (which take a signed link instead, and otherwise a user: tested
+below). Opening a login link is not in the schema."""
+
+
+@pytest.fixture
+def locked(settings):
+    with TestClient(create_app(settings.model_copy(update={"login_required": True})), client=LOOPBACK) as client:
+        yield client
+
+
+def test_every_api_route_needs_a_user(locked):
+    paths = {path: methods for path, methods in locked.app.openapi()["paths"].items() if path not in OPEN}
+    assert len(paths) >= 10
+    for route, methods in paths.items():
+        for method in methods:
+            path = route.replace("{image_id}", "1")
+            answer = locked.request(method, path)
+            assert answer.status_code == 401, f"{method} {path}: {answer.status_code}"
+            assert answer.json()["error"]["code"] == "unauthorized"
+    assert locked.get("/api/images/1/thumbnail").status_code == 401
+    assert locked.get("/healthz").status_code == 200
+    assert locked.get("/").status_code == 200  # the page itself, which then asks to log in
+
+
+def test_without_login_only_this_machine_is_let_in(settings):
+    app = create_app(settings)
+    with TestClient(app, client=LOOPBACK) as here:  # runs the app's lifespan; the other client shares it
+        there = TestClient(app, client=("192.0.2.7", 50000))
+        assert here.get("/api/me").json()["name"] == "local"
+        refused = there.get("/api/me")
+        assert refused.status_code == 401 and "only on the machine it runs on" in refused.json()["error"]["message"]
+    opened = settings.model_copy(update={"allow_remote_without_login": True})
+    with TestClient(create_app(opened), client=("192.0.2.7", 50000)) as there:
+        assert there.get("/api/me").json()["name"] == "local"
+
+
+def test_serve_refuses_a_public_address_without_login(cli_env):
+    result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "Refusing to serve 0.0.0.0 without login" in result.output
+
+
+def test_only_the_uploader_or_an_admin_may_delete(locked):
+    runtime = locked.app.state.runtime
+    ana, bob = bearer(runtime, "ana"), bearer(runtime, "bob")
+    uploaded = locked.post("/api/images", files={"files": ("a.jpg", distinct_jpeg(5), "image/jpeg")}, headers=ana)
+    image_id = uploaded.json()["images"][0]["id"]
+    wait_for_status(runtime, [image_id])
+    refused = locked.delete(f"/api/images/{image_id}", headers=bob)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert locked.get(f"/api/images/{image_id}", headers=bob).status_code == 200  # still there
+    assert locked.delete(f"/api/images/{image_id}", headers=ana).status_code == 204
+    assert locked.get(f"/api/images/{image_id}", headers=bob).status_code == 404
+
+
+def test_an_admin_may_delete_anyones_image(client, app_runtime):
+    uploaded = client.post("/api/images", files={"files": ("a.jpg", distinct_jpeg(6), "image/jpeg")},
+                           headers=bearer(app_runtime, "ana"))
+    image_id = uploaded.json()["images"][0]["id"]
+    assert client.delete(f"/api/images/{image_id}").status_code == 204  # the local user is the admin
+
+
+def test_security_headers_and_no_cors_by_default(client):
+    for path in ("/", "/js/main.js", "/api/me", "/api/images/404"):
+        headers = client.get(path, headers={"Origin": "https://evil.example"}).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert headers["x-content-type-options"] == "nosniff"
+        assert "access-control-allow-origin" not in headers
+    preflight = client.options("/api/me", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_for_configured_origins_only(settings):
+    configured = settings.model_copy(update={"cors_origins": ["https://intranet.example"]})
+    with TestClient(create_app(configured), client=LOOPBACK) as client:
+        allowed = client.get("/api/me", headers={"Origin": "https://intranet.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://intranet.example"
+        other = client.get("/api/me", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
