@@ -13,6 +13,7 @@ from core.errors import (
     InvalidRequest,
     ModelUnavailable,
     NotFound,
+    RateLimited,
     ServiceUnavailable,
     TimedOut,
     Unauthorized,
@@ -25,6 +26,7 @@ STATUS_BY_ERROR: list[tuple[type[FindImageError], int]] = [
     (Forbidden, 403),
     (NotFound, 404),
     (InvalidRequest, 422),
+    (RateLimited, 429),
     (UnsupportedImage, 415),
     (ImageTooLarge, 413),
     (InvalidImage, 400),
@@ -45,7 +47,8 @@ def error_body(code: str, message: str, **extra) -> dict:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FindImageError)
     async def findimage_error(_: Request, exc: FindImageError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status_of(exc))
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

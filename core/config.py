@@ -43,6 +43,8 @@ class LimitSettings(BaseModel):
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_pixels: int = Field(default=50_000_000, gt=0)
     max_files_per_request: int = Field(default=100, gt=0)
+    uploads_per_minute: int = Field(default=600, gt=0)
+    """Files one user may upload a minute (web and API), across all API processes."""
     search_timeout: float = Field(default=10.0, gt=0)
     """Seconds a search by example image may take (embedding + vector search), then 504."""
 

@@ -9,6 +9,7 @@
     │   ├── UnsupportedImage     a format we do not read (or not an image at all)
     │   └── ImageTooLarge        over the byte or pixel limit
     ├── ModelUnavailable         CLIP weights cannot be loaded
+    ├── RateLimited              too many requests from one user for now
     ├── ServiceUnavailable       Redis, Qdrant or the database cannot be reached
     └── TimedOut                 the model or the store took longer than allowed
 """
@@ -56,6 +57,15 @@ class ModelUnavailable(FindImageError):
 
 class ServiceUnavailable(FindImageError):
     code = "service_unavailable"
+
+
+class RateLimited(FindImageError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds until the limit lets the caller in again."""
 
 
 class TimedOut(FindImageError):

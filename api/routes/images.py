@@ -15,6 +15,7 @@ from core.history import liked_among
 from core.images import delete_image, thumbnail_path
 from core.links import valid_signature
 from core.models import ImagePublic, ImageSource, User
+from core.ratelimit import take
 from worker.ingest import submit_image
 
 router = APIRouter(prefix="/api/images", tags=["images"])
@@ -49,6 +50,7 @@ def upload_images(
             error_body("too_many_files", f"At most {limits.max_files_per_request} files per request."),
             status_code=413,
         )
+    take(runtime.redis, "uploads", caller.id, len(files), limits.uploads_per_minute)
     accepted, rejected, first_status = [], [], None
     for upload in files:
         try:

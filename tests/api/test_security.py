@@ -2,10 +2,13 @@
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from api.main import create_app
 from cli.main import app as cli
+from core import ratelimit
+from core.models import Image
 from tests.factories import LOOPBACK, bearer, distinct_jpeg
 from tests.polling import wait_for_status
 
@@ -92,3 +95,24 @@ def test_cors_for_configured_origins_only(settings):
         assert allowed.headers["access-control-allow-origin"] == "https://intranet.example"
         other = client.get("/api/me", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_uploads_are_rate_limited_per_user(settings, monkeypatch):
+    monkeypatch.setattr(ratelimit.time, "time", lambda: 1_800_000_030.0)  # one window for the whole test
+    limited = settings.model_copy(update={"limits": settings.limits.model_copy(update={"uploads_per_minute": 3})})
+    with TestClient(create_app(limited), client=LOOPBACK) as client:
+        runtime = client.app.state.runtime
+        ana, bob = bearer(runtime, "ana"), bearer(runtime, "bob")
+
+        def send(headers, *seeds):
+            files = [("files", (f"{s}.jpg", distinct_jpeg(s), "image/jpeg")) for s in seeds]
+            return client.post("/api/images", files=files, headers=headers)
+
+        assert send(ana, 1, 2).status_code == 202
+        refused = send(ana, 3, 4)  # 4 > 3: the whole request is refused, and not counted
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert send(ana, 3).status_code == 202
+        assert send(bob, 5, 6, 7).status_code == 202  # bob has a limit of his own
+        with runtime.session() as session:
+            assert len(session.exec(select(Image)).all()) == 6  # nothing of the refused upload was kept
