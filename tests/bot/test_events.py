@@ -15,6 +15,7 @@ from core.models import Image, ImageSource, Like, LikeSource, User
 from tests.bot.conftest import event, shown_images, signed_post, slack_settings, slash
 from tests.factories import LOOPBACK, distinct_jpeg
 from tests.polling import wait_for_status
+from worker.queue import ingest_queue
 
 TS = "1700000000.000100"
 
@@ -183,3 +184,26 @@ def test_every_event_the_manifest_subscribes_to_has_a_listener(bot, slack):
     for name in subscribed:
         event(bot, examples[name.split(".")[0]])  # asserts the 200
     assert {n.split(".")[0] for n in subscribed} == set(examples)
+
+
+MALFORMED = {
+    "not-json": ("{not json", "application/json"),
+    "json-without-an-event": ('{"type": "event_callback", "team_id": "T1"}', "application/json"),
+    "event-of-no-known-type": ('{"type": "event_callback", "team_id": "T1", "event_id": "Ev9", "event": {"type": "x"}}',
+                               "application/json"),
+    "form-without-a-command": ("token=unused&team_id=T1", "application/x-www-form-urlencoded"),
+    "action-payload-not-json": ("payload=%7Bnot%20json", "application/x-www-form-urlencoded"),
+    "binary": ("\x00\x01\x02\xff", "application/octet-stream"),
+}
+
+
+@pytest.mark.parametrize(("body", "content_type"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_slack_payloads_do_nothing_and_break_nothing(bot, slack, bot_runtime, body, content_type):
+    answer = signed_post(bot, body, content_type)
+    assert answer.status_code in (200, 400, 404), answer.text
+    assert answer.status_code < 500
+    slack_calls = [c for c in slack.calls if not c.method.startswith("auth.")]
+    assert slack_calls == []  # nothing was asked of Slack
+    assert len(ingest_queue(bot_runtime)) == 0
+    slash(bot, slack, "help")  # and the bot still answers
+    assert "/findimage feed" in slack.wait_for_responses(1)[0]["text"]
