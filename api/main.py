@@ -10,6 +10,8 @@ from slack_bolt.async_app import AsyncApp
 
 from api.deps import Caller, session_serializer
 from api.errors import install_error_handlers
+from api.observability import RequestContext
+from api.observability import router as metrics_router
 from api.routes import auth, feed, health, images, likes, me, search
 from api.security import install_security
 from bot.app import SocketMode, create_bot
@@ -54,6 +56,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.sessions = session_serializer(app.state.secret)
     install_error_handlers(app)
     install_security(app, settings)
+    app.add_middleware(RequestContext)  # outermost: its timing and request id cover everything
+    app.include_router(metrics_router)
     for routes in (health, auth, images, likes, search, feed, me):
         app.include_router(routes.router)
     bot = _slack_bot(settings, app)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core import logs
 from core.config import get_settings
 from core.errors import FindImageError
 
@@ -17,7 +18,7 @@ console = Console(stderr=True)
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.DEBUG if verbose else logging.INFO, get_settings().log_format)
 
 
 @app.command()
@@ -44,7 +45,8 @@ def serve(
     try:
         parts = ", ".join(_describe_parts(settings))
         console.print(f"[bold]findimage[/] is starting on [link]http://{host}:{port}[/link]  ({parts})")
-        uvicorn.run(create_app(settings, runtime=runtime), host=host, port=port, log_level="info")
+        # Our own handler and one line per request (with its id) instead of uvicorn's access log.
+        uvicorn.run(create_app(settings, runtime=runtime), host=host, port=port, log_config=None, access_log=False)
     finally:
         runtime.close()
 
@@ -61,6 +63,10 @@ def worker(burst: Annotated[bool, typer.Option(help="Stop when the queue is empt
             "FINDIMAGE_REDIS_URL). On the embedded defaults `findimage serve` runs the worker itself."
         )
     runtime = _open_runtime(settings)
+    if settings.worker.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker.metrics_port)
     try:
         run_worker(runtime, burst=burst)
     finally:

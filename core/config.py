@@ -85,6 +85,8 @@ class WorkerSettings(BaseModel):
     index_when_idle_for: float = Field(default=5.0, ge=0)
     """Embedded store only: seconds without ingest before building the index (it blocks
     the process while it runs)."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """A separate worker process serves its Prometheus metrics on this port (default none)."""
 
 
 class TasteSettings(BaseModel):
@@ -146,6 +148,8 @@ class Settings(BaseSettings):
     queue_name: str = "findimage-ingest"
     host: str = "127.0.0.1"
     port: int = 8000
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line (for log collectors), with its request id."""
 
     clip: ClipSettings = ClipSettings()
     limits: LimitSettings = LimitSettings()

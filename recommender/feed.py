@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from core.access import Viewer
 from core.db import upsert_for
+from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
 from core.runtime import Runtime
 from core.vectors import IMAGE, SearchFilter
@@ -64,10 +65,11 @@ def feed_page(
 
 def _personal(runtime: Runtime, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
-    pools = [
-        runtime.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
-        for interest, n in zip(found, counts)
-    ]
+    with timed("search"):
+        pools = [
+            runtime.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
+            for interest, n in zip(found, counts)
+        ]
     points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
     if not points:
         return []

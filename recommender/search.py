@@ -28,6 +28,7 @@ import redis
 
 from core.decoding import CheckedImage, check_image, decode_scaled
 from core.errors import TimedOut
+from core.metrics import timed
 from core.runtime import Runtime
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
 
@@ -84,12 +85,13 @@ def search_text(
     vector = None
     if ranking is None:
         vector, new_vector = _query_vector(runtime, query)
-        ranking = fuse(
-            {
+        with timed("search"):
+            hits = {
                 index: runtime.vectors.search(index, vector, MAX_RANKED, score_threshold, where, with_payload=False)
                 for index in (IMAGE, TEXT)
             }
-        )
+        with timed("fuse"):
+            ranking = fuse(hits)
         _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
     return SearchPage(described(runtime, ranking[start : start + limit]), page, limit, len(ranking), vector)
@@ -104,8 +106,12 @@ def search_by_example(
     checked = check_image(data, limits)
 
     def embed_and_search() -> list[Hit]:
-        pixels = decode_scaled(data, runtime.embedder.image_size, 0, limits)
-        return runtime.vectors.search(IMAGE, runtime.embedder.embed_images([pixels])[0], limit, score_threshold, where)
+        with timed("decode"):
+            pixels = decode_scaled(data, runtime.embedder.image_size, 0, limits)
+        with timed("embed"):
+            vector = runtime.embedder.embed_images([pixels])[0]
+        with timed("search"):
+            return runtime.vectors.search(IMAGE, vector, limit, score_threshold, where)
 
     future = _pool.submit(embed_and_search)
     try:
@@ -130,7 +136,8 @@ def _query_vector(runtime: Runtime, text: str) -> tuple[np.ndarray, dict]:
     cached = _cache_get(runtime, key)
     if cached is not None:
         return np.frombuffer(cached, dtype=np.float32), {}
-    vector = runtime.embedder.embed_texts([text])[0]
+    with timed("embed"):
+        vector = runtime.embedder.embed_texts([text])[0]
     return vector, {key: (vector.tobytes(), QUERY_VECTOR_TTL)}
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import NotFound
+from core.metrics import timed
 from core.runtime import Runtime
 from core.vectors import AUDIENCE, IMAGE, TEXT, Hit, SearchFilter
 from recommender.search import Match, Ranked, described
@@ -36,9 +37,12 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilt
         raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")
     (point,) = points
     depth = MAX_PAGES * 2 * PER_INDEX + 1
-    lists = {IMAGE: runtime.vectors.search(IMAGE, point.vectors[IMAGE], depth, where=where, with_payload=False)}
-    if TEXT in point.vectors:
-        lists[TEXT] = runtime.vectors.search(TEXT, point.vectors[TEXT], depth, where=where, with_payload=False)
+    with timed("search"):
+        lists = {
+            index: runtime.vectors.search(index, point.vectors[index], depth, where=where, with_payload=False)
+            for index in (IMAGE, TEXT)
+            if index in point.vectors
+        }
     if page > MAX_PAGES:
         return SimilarPage([], point.vectors[IMAGE])
     shown = {image_id}

@@ -16,6 +16,7 @@ from core.access import audience_of
 from core.decoding import decode_for_index
 from core.errors import InvalidImage
 from core.images import images_with_status, mark_indexed
+from core.metrics import timed
 from core.models import Image, ImageStatus
 from core.runtime import Runtime
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
@@ -86,30 +87,33 @@ def _submit(pool: ThreadPoolExecutor, runtime: Runtime, images: list[Image]) -> 
 
 def _prepare(runtime: Runtime, image: Image) -> _Prepared:
     data = runtime.files.read_original(image.sha256)
-    decoded = decode_for_index(data, runtime.embedder.image_size, runtime.settings.limits)
-    return _Prepared(image, runtime.embedder.preprocess(decoded.pixels), decoded.thumbnail)
+    with timed("decode"):
+        decoded = decode_for_index(data, runtime.embedder.image_size, runtime.settings.limits)
+        pixels = runtime.embedder.preprocess(decoded.pixels)
+    return _Prepared(image, pixels, decoded.thumbnail)
 
 
 def _write(runtime: Runtime, prepared: list[_Prepared]) -> None:
     if not prepared:
         return
-    vectors = runtime.embedder.embed_pixels(np.stack([p.pixels for p in prepared]))
     captioned = [p.image for p in prepared if p.image.caption]
-    caption_vectors = dict(zip((i.id for i in captioned), runtime.embedder.embed_texts([i.caption for i in captioned])))
+    with timed("embed"):
+        vectors = runtime.embedder.embed_pixels(np.stack([p.pixels for p in prepared]))
+        caption_vectors = dict(zip((i.id for i in captioned), runtime.embedder.embed_texts([i.caption for i in captioned])))
     for p in prepared:
         runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
-    runtime.vectors.upsert(
-        [
-            VectorPoint(
-                id=p.image.id,
-                vectors={
-                    IMAGE: vector,
-                    **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {}),
-                },
-                payload=payload_of(p.image),
-            )
-            for p, vector in zip(prepared, vectors)
-        ]
-    )
+    with timed("upsert"):
+        runtime.vectors.upsert(_points(prepared, vectors, caption_vectors))
     with runtime.session() as session:
         mark_indexed(session, [p.image for p in prepared])
+
+
+def _points(prepared: list[_Prepared], vectors, caption_vectors: dict) -> list[VectorPoint]:
+    return [
+        VectorPoint(
+            id=p.image.id,
+            vectors={IMAGE: vector, **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {})},
+            payload=payload_of(p.image),
+        )
+        for p, vector in zip(prepared, vectors)
+    ]
