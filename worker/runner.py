@@ -3,6 +3,13 @@ process of its own (``findimage worker``, server mode).
 
 Both use RQ's ``SimpleWorker``: jobs run in the worker's own process, so the CLIP model
 is loaded once and stays loaded, instead of once per forked job.
+
+A worker killed mid-job leaves its job in RQ's started registry. RQ's abandoned-job
+handling retries it (through our failure callback, counting the attempt) once the job's
+heartbeat lapses, ``worker.job_timeout`` + 60 s after it started, at the next registry
+maintenance of any worker (``MAINTENANCE_INTERVAL``). In embedded mode ``findimage serve``
+is the only worker there can be (it holds the vector store's lock), so whatever it finds
+started when it starts is abandoned and is retried at once.
 """
 
 import logging
@@ -11,6 +18,7 @@ import time
 
 import redis
 from rq import SimpleWorker
+from rq.registry import StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 
 from core.runtime import Runtime
@@ -18,6 +26,8 @@ from worker.context import using_runtime
 from worker.queue import ingest_queue
 
 log = logging.getLogger(__name__)
+MAINTENANCE_INTERVAL = 60
+"""Seconds between a worker's registry maintenance (RQ's default is ten minutes)."""
 
 
 class _ThreadWorker(SimpleWorker):
@@ -47,9 +57,15 @@ class EmbeddedWorker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        worker = _ThreadWorker([ingest_queue(self.runtime)], connection=self.runtime.redis)
+        worker = _ThreadWorker(
+            [ingest_queue(self.runtime)], connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL
+        )
         idle_since, index_pending = time.monotonic(), False
         with using_runtime(self.runtime):
+            try:
+                retry_abandoned(self.runtime)
+            except redis.RedisError:
+                log.exception("Could not look for jobs a previous run left unfinished")
             while not self._stop.is_set():
                 try:
                     # Burst mode: take every queued job (and due retries), then return.
@@ -68,8 +84,20 @@ class EmbeddedWorker:
                 self._stop.wait(self.poll_interval)
 
 
+def retry_abandoned(runtime: Runtime) -> int:
+    """Hand every job in the started registry to RQ's abandoned-job handling now (each is
+    retried, or failed if out of retries); returns how many there were. Only for a worker
+    that knows no other worker is running: a live one's job would be run twice."""
+    registry = StartedJobRegistry(queue=ingest_queue(runtime))
+    abandoned = len(registry.get_job_ids(cleanup=False))
+    if abandoned:
+        log.warning("Retrying %d ingest job(s) left unfinished by a previous run", abandoned)
+        registry.cleanup(timestamp=float("inf"))
+    return abandoned
+
+
 def run_worker(runtime: Runtime, burst: bool = False) -> bool:
     """Run a standalone worker in this (main) thread until it is stopped by a signal."""
-    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
     with using_runtime(runtime):
         return worker.work(burst=burst, with_scheduler=True)

