@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     """SQLAlchemy URL; default ``sqlite:///<data_dir>/findimage.db``."""
+    database_timeout: float = Field(default=30.0, gt=0)
+    """Seconds to wait for a locked SQLite database or to connect to PostgreSQL before
+    giving up (503)."""
     redis_url: str | None = None
     """A Redis/Valkey server; default an embedded Valkey started with findimage."""
     qdrant_url: str | None = None

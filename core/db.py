@@ -19,8 +19,11 @@ def create_db_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": settings.database_timeout})
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif url.startswith("postgresql"):
+        timeout = max(1, round(settings.database_timeout))
+        engine = create_engine(url, pool_pre_ping=True, pool_timeout=timeout, connect_args={"connect_timeout": timeout})
     else:
         engine = create_engine(url, pool_pre_ping=True)
     try:

@@ -31,6 +31,7 @@ def add_image(
     existing = find_by_sha256(session, checked.sha256)
     if existing is not None:
         return existing, False
+    kept = files.original_path(checked.sha256).exists()
     files.save_original(checked.sha256, checked.data)
     image = Image(
         sha256=checked.sha256,
@@ -50,6 +51,10 @@ def add_image(
         # The same bytes arrived concurrently and the other request won; theirs is ours.
         session.rollback()
         return find_by_sha256(session, checked.sha256), False
+    except Exception:
+        if not kept:  # the database failed: leave no file without a row
+            files.delete(checked.sha256)
+        raise
     return image, True
 
 

@@ -41,7 +41,7 @@ class FakeSlack:
     channels: dict[str, list[str]] = field(default_factory=dict)
     """user id -> the conversations they are in."""
     rate_limited: dict[str, int] = field(default_factory=dict)
-    """method -> how many of its next calls answer 429."""
+    """method (or ``"file"``, for downloads) -> how many of its next calls answer 429."""
     responses: list[dict] = field(default_factory=list)
     """Bodies posted to response URLs, in order."""
     envelopes: list[dict] = field(default_factory=list)
@@ -139,6 +139,9 @@ class FakeSlack:
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(Call("file", dict(request.headers), {"path": request.match_info["path"]}))
+        if self.rate_limited.get("file", 0) > 0:
+            self.rate_limited["file"] -= 1
+            return web.Response(status=429, headers={"Retry-After": "1"})
         if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
             return web.Response(body=LOGIN_PAGE, content_type="text/html")
         found = self.blobs.get(request.match_info["path"])

@@ -21,6 +21,7 @@ from rq import SimpleWorker
 from rq.registry import StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 
+from core.errors import ServiceUnavailable
 from core.runtime import Runtime
 from worker.context import using_runtime
 from worker.queue import ingest_queue
@@ -77,11 +78,23 @@ class EmbeddedWorker:
                     idle_since, index_pending = time.monotonic(), True
                     continue
                 if index_pending and time.monotonic() - idle_since >= self.runtime.settings.worker.index_when_idle_for:
-                    index_pending = False
-                    started = time.monotonic()
-                    if self.runtime.vectors.build_index():
-                        log.info("Built the vector index in %.1f s", time.monotonic() - started)
+                    if not self._build_index():
+                        idle_since = time.monotonic()  # try again after another idle spell
+                    else:
+                        index_pending = False
                 self._stop.wait(self.poll_interval)
+
+    def _build_index(self) -> bool:
+        """Build the store's pending index; False if the store failed (try again later)."""
+        started = time.monotonic()
+        try:
+            built = self.runtime.vectors.build_index()
+        except ServiceUnavailable as exc:
+            log.warning("Could not build the vector index, will try again: %s", exc)
+            return False
+        if built:
+            log.info("Built the vector index in %.1f s", time.monotonic() - started)
+        return True
 
 
 def retry_abandoned(runtime: Runtime) -> int:

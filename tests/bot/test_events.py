@@ -95,6 +95,21 @@ def test_a_rate_limited_call_is_retried_after_retry_after(bot, slack, bot_runtim
     assert second is not first
 
 
+def test_a_429_storm_outlasting_the_clients_retries_is_ridden_out_by_the_job_retry(bot, slack, bot_runtime):
+    """Slack answers 429 to more calls in a row than the Web API client retries (3), and
+    its file host refuses the download too: the job fails, RQ runs it again, and the file
+    ends indexed once."""
+    slack.add_file("F10", distinct_jpeg(10))
+    slack.rate_limited["files.info"] = 5
+    slack.rate_limited["file"] = 1
+    event(bot, {"type": "file_shared", "file_id": "F10", "user_id": "U1", "channel_id": "C1"})
+    image = indexed_slack_image(bot_runtime)
+    # Run 1: four 429s. Run 2: a 429, then the file, whose download is refused. Run 3: done.
+    assert len(slack.called("files.info")) == 4 + 2 + 1
+    assert len(slack.called("file")) == 2
+    assert [i.id for i in slack_images(bot_runtime)] == [image.id] and image.attempts == 0
+
+
 def test_reactions_like_and_unlike_and_a_replayed_event_counts_once(bot, slack, bot_runtime):
     file = slack.add_file("F7", distinct_jpeg(7))
     event(bot, file_share(file))
