@@ -1,0 +1,226 @@
+"""Load test: uploads and searches at once for a bounded time, then a check that nothing
+was lost.
+
+    python bench/load.py [--seconds 60] [--uploaders 2] [--searchers 2] [--model ViT-B-32]
+
+findimage runs on the embedded defaults (Valkey, Qdrant Edge, SQLite, the ingest worker
+thread) on a loopback port of a throwaway data dir. Client processes, for a fixed time:
+  - upload photo-like JPEGs, a few at a time; one upload in ten repeats an earlier picture
+    (a duplicate, answered with the stored image) and one in twenty is a broken file
+    (refused with 400: by design);
+  - search by text, open "more like this" on a result and read the feed.
+Then it waits for the queue to drain and checks, with the server stopped, that every
+accepted image is ``indexed``, that there is exactly one vector per image and no row that
+was not accepted, and that no request failed other than by design (400 for the broken
+files, 429 when the per-user upload limit is reached). It prints requests per second and
+latency percentiles per kind, and exits 1 if the check fails.
+
+The model has random weights (saved once in the work dir): speed is the same as with
+trained ones, and nothing is downloaded.
+"""
+
+import argparse
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import uvicorn
+from shared import DEFAULT_WORK_DIR, random_model, synthetic_jpegs
+from sqlmodel import select
+
+from api.main import create_app
+from core.config import ClipSettings, LimitSettings, Settings, WorkerSettings
+from core.db import create_db_engine, session_scope
+from core.models import Image, ImageStatus
+from core.queue import EmbeddedValkey
+from core.runtime import Runtime
+from core.vectors import open_vector_store
+
+WORDS = ["a red car", "mountains at dawn", "a cat on a sofa", "the team offsite", "a whiteboard", "a chart", "beach"]
+BY_DESIGN = {("upload-broken", 400), ("upload", 429), ("upload-duplicate", 429), ("upload-broken", 429)}
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: Counter = field(default_factory=Counter)
+    accepted: set[int] = field(default_factory=set)
+    """Ids of the images the server said it took (new or duplicate)."""
+
+    def add(self, kind: str, response: httpx.Response, seconds: float) -> None:
+        self.latencies[kind].append(seconds)
+        self.statuses[(kind, response.status_code)] += 1
+
+    def merge(self, other: "Tally") -> None:
+        for kind, values in other.latencies.items():
+            self.latencies[kind] += values
+        self.statuses.update(other.statuses)
+        self.accepted |= other.accepted
+
+
+def timed_request(client: httpx.Client, tally: Tally, kind: str, method: str, url: str, **kwargs) -> httpx.Response:
+    started = time.perf_counter()
+    response = client.request(method, url, **kwargs)
+    tally.add(kind, response, time.perf_counter() - started)
+    return response
+
+
+def uploader(base: str, seconds: float, seed: int) -> Tally:
+    tally, rng, sent = Tally(), random.Random(seed), []
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=base, timeout=120) as client:
+        while time.monotonic() < deadline:
+            roll = rng.random()
+            if roll < 0.05:
+                kind, data = "upload-broken", b"\xff\xd8\xff\xe0 not really a jpeg"
+            elif roll < 0.15 and sent:
+                kind, data = "upload-duplicate", rng.choice(sent)
+            else:
+                kind, data = "upload", synthetic_jpegs(1, size=(640, 480), seed=seed * 1_000_000 + len(sent))[0]
+                sent.append(data)
+            files = {"files": ("photo.jpg", data, "image/jpeg")}
+            response = timed_request(client, tally, kind, "POST", "/api/images", files=files)
+            if response.status_code == 202:
+                tally.accepted |= {image["id"] for image in response.json()["images"]}
+    return tally
+
+
+def searcher(base: str, seconds: float, seed: int) -> Tally:
+    tally, rng = Tally(), random.Random(seed)
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=base, timeout=120) as client:
+        while time.monotonic() < deadline:
+            found = timed_request(client, tally, "search", "GET", "/api/search", params={"q": rng.choice(WORDS)})
+            results = found.json().get("results", []) if found.status_code == 200 else []
+            if results:
+                image_id = rng.choice(results)["id"]
+                timed_request(client, tally, "similar", "GET", f"/api/images/{image_id}/similar")
+            timed_request(client, tally, "feed", "GET", "/api/feed")
+    return tally
+
+
+def serve(settings: Settings, runtime: Runtime) -> tuple[uvicorn.Server, threading.Thread, str]:
+    config = uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+
+def wait_for_drain(runtime: Runtime, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with runtime.session() as session:
+            if session.exec(select(Image.id).where(Image.status == ImageStatus.queued).limit(1)).first() is None:
+                break
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def check(settings: Settings, dim: int, tally: Tally) -> list[str]:
+    """What went wrong, read from the stores with the server stopped."""
+    problems = []
+    engine = create_db_engine(settings)
+    with session_scope(engine) as session:
+        rows = {image.id: image.status for image in session.exec(select(Image))}
+    engine.dispose()
+    vectors = open_vector_store(settings)
+    vectors.ensure_collection(dim)
+    stored = {point.id for point in vectors.retrieve(list(rows))} if rows else set()
+    count = vectors.count()
+    vectors.close()
+
+    not_indexed = {i: s.value for i, s in rows.items() if s != ImageStatus.indexed}
+    if not_indexed:
+        problems.append(f"{len(not_indexed)} accepted images are not indexed: {dict(list(not_indexed.items())[:5])}")
+    if set(rows) != tally.accepted:
+        problems.append(f"rows {len(rows)} != accepted {len(tally.accepted)}: extra {sorted(set(rows) - tally.accepted)[:5]}")
+    if count != len(rows) or stored != set(rows):
+        problems.append(f"{count} vectors for {len(rows)} images (missing {sorted(set(rows) - stored)[:5]})")
+    unexpected = {
+        f"{kind} {status}": n
+        for (kind, status), n in tally.statuses.items()
+        if status >= 400 and (kind, status) not in BY_DESIGN
+    }
+    if unexpected:
+        problems.append(f"requests failed other than by design: {unexpected}")
+    return problems
+
+
+def report(tally: Tally, seconds: float, drain: float, model: str, clients: str) -> None:
+    print(f"\nmodel {model}, {clients}, {seconds:.0f} s of load, queue drained {drain:.1f} s after")
+    print(f"{'kind':18} {'requests':>8} {'per s':>7} {'p50 ms':>8} {'p95 ms':>8}  statuses")
+    for kind, values in sorted(tally.latencies.items()):
+        ms = np.asarray(values) * 1000
+        statuses = ", ".join(f"{status}: {n}" for (k, status), n in sorted(tally.statuses.items()) if k == kind)
+        print(
+            f"{kind:18} {len(values):8} {len(values) / seconds:7.1f} "
+            f"{np.percentile(ms, 50):8.1f} {np.percentile(ms, 95):8.1f}  {statuses}"
+        )
+    print(f"images accepted: {len(tally.accepted)}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--uploaders", type=int, default=2)
+    parser.add_argument("--searchers", type=int, default=2)
+    parser.add_argument("--model", default="ViT-B-32")
+    parser.add_argument("--drain-timeout", type=float, default=600, help="most seconds to wait for indexing after")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    args = parser.parse_args()
+
+    clip = ClipSettings(model=random_model(args.model, args.work_dir))
+    with (
+        tempfile.TemporaryDirectory(prefix="findimage-load-") as tmp,
+        EmbeddedValkey(Path(tmp) / "valkey") as redis_url,
+    ):
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            models_dir=args.work_dir / "exports",
+            redis_url=redis_url,
+            clip=clip,
+            limits=LimitSettings(uploads_per_minute=600),
+            worker=WorkerSettings(index_when_idle_for=5),
+        )
+        runtime = Runtime.open(settings)
+        dim = runtime.embedder.dim
+        server, thread, base = serve(settings, runtime)
+        tally = Tally()
+        try:
+            print(f"Load for {args.seconds:.0f} s on {base} ...", flush=True)
+            started = time.monotonic()
+            with ProcessPoolExecutor(args.uploaders + args.searchers) as pool:
+                futures = [pool.submit(uploader, base, args.seconds, n + 1) for n in range(args.uploaders)]
+                futures += [pool.submit(searcher, base, args.seconds, 100 + n) for n in range(args.searchers)]
+                for future in futures:
+                    tally.merge(future.result())
+            seconds = time.monotonic() - started
+            drain = wait_for_drain(runtime, args.drain_timeout)
+        finally:
+            server.should_exit = True
+            thread.join()
+            runtime.close()
+        clients = f"{args.uploaders} upload + {args.searchers} search clients"
+        report(tally, seconds, drain, f"{args.model} on {runtime.embedder.name}", clients)
+        problems = check(settings, dim, tally)
+    for problem in problems:
+        print(f"FAIL: {problem}")
+    if problems:
+        return 1
+    print("OK: every accepted image indexed exactly once; no request failed other than by design")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
