@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     """A Qdrant server (``http://host:6333``) or ``:memory:``; default an embedded
     Qdrant Edge shard under the data dir."""
     qdrant_api_key: str | None = None
+    qdrant_shards: int = Field(default=1, ge=1)
+    """Shards of the collection when findimage creates it on a Qdrant cluster (a few per node)."""
+    qdrant_replicas: int = Field(default=1, ge=1)
+    """Copies of each shard on a cluster (2: a node may fail without losing search)."""
+    qdrant_int8: bool = False
+    """Qdrant server: keep int8 scalar-quantized vectors in RAM and the float32 ones on disk;
+    searches oversample 2x on int8 and rescore with the floats. Set before the collection
+    is created."""
     models_dir: Path | None = None
     """ONNX exports of the CLIP model, one folder per model and weights; default
     ``<data_dir>/models``. Several deployments may share one."""

@@ -1,21 +1,40 @@
 """Database engine and sessions: SQLite by default, PostgreSQL (or any SQLAlchemy URL)
-when ``FINDIMAGE_DATABASE_URL`` is set."""
+when ``FINDIMAGE_DATABASE_URL`` is set. Opening the engine migrates the schema to the
+newest revision (``core.migrations``)."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from core import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from core.config import Settings
 from core.errors import ServiceUnavailable
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x66696E64
+"""PostgreSQL advisory lock id held while migrating: replicas starting together wait."""
+
 
 def create_db_engine(settings: Settings) -> Engine:
+    """The engine, with the schema migrated to the newest revision."""
+    engine = create_engine_for(settings)
+    try:
+        migrate(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise ServiceUnavailable(f"The database at {engine.url!r} is unavailable: {exc.orig}") from exc
+    return engine
+
+
+def create_engine_for(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -26,11 +45,31 @@ def create_db_engine(settings: Settings) -> Engine:
         engine = create_engine(url, pool_pre_ping=True, pool_timeout=timeout, connect_args={"connect_timeout": timeout})
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    try:
-        SQLModel.metadata.create_all(engine)
-    except OperationalError as exc:
-        raise ServiceUnavailable(f"The database at {engine.url!r} is unavailable: {exc.orig}") from exc
     return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to the newest revision, in one transaction."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        made_before_migrations = _revision_of_unversioned(connection)
+        if made_before_migrations:
+            command.stamp(config, made_before_migrations)
+        command.upgrade(config, "head")
+
+
+def _revision_of_unversioned(connection) -> str | None:
+    """For a database made by ``create_all`` before migrations existed: the revision its
+    tables match (``slack_public`` came with the second)."""
+    tables = inspect(connection).get_table_names()
+    if "alembic_version" in tables or "image" not in tables:
+        return None
+    columns = {column["name"] for column in inspect(connection).get_columns("image")}
+    return "0002" if "slack_public" in columns else "0001"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -92,3 +92,16 @@ def bearer(runtime, name: str) -> dict:
 
 LOOPBACK = ("127.0.0.1", 50000)
 """The address in-process test clients call from: this machine (the login-free local user)."""
+
+
+def reset_schema(engine) -> None:
+    """Empty the database: drop every table (and Alembic's version) and migrate afresh."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from core.db import migrate
+
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(engine)

@@ -22,4 +22,11 @@ def open_vector_store(settings: Settings) -> VectorStore:
         return EdgeStore(settings.edge_dir, index_after_points=settings.worker.index_after_points)
     from core.vectors.server import ServerStore
 
-    return ServerStore(settings.qdrant_url, settings.collection, api_key=settings.qdrant_api_key)
+    return ServerStore(
+        settings.qdrant_url,
+        settings.collection,
+        api_key=settings.qdrant_api_key,
+        shards=settings.qdrant_shards,
+        replicas=settings.qdrant_replicas,
+        int8=settings.qdrant_int8,
+    )

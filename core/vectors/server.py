@@ -1,5 +1,10 @@
 """The scale backend: a Qdrant server or cluster through qdrant-client.
 
+On a cluster the collection is created with ``shards`` shards of ``replicas`` copies each.
+With ``int8`` the float32 vectors live on disk and int8 scalar-quantized copies (a quarter
+of the size) in RAM; a search ranks ``OVERSAMPLING`` times the asked-for candidates on
+int8, then rescores them with the floats, so results stay as good at a quarter of the RAM.
+
 ``url=":memory:"`` runs qdrant-client's local mode, which stands in for a server in tests.
 """
 
@@ -25,10 +30,27 @@ from core.vectors.base import (
     as_list,
 )
 
+OVERSAMPLING = 2.0
+
 
 class ServerStore:
-    def __init__(self, url: str, collection: str, api_key: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        url: str,
+        collection: str,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        shards: int = 1,
+        replicas: int = 1,
+        int8: bool = False,
+    ):
         self.collection = collection
+        self.shards, self.replicas, self.int8 = shards, replicas, int8
+        self._search_params = (
+            models.SearchParams(quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING))
+            if int8
+            else None
+        )
         if url == ":memory:":
             self.client = QdrantClient(location=":memory:")
         else:
@@ -45,17 +67,27 @@ class ServerStore:
                         f"{dim}-d ones: use another FINDIMAGE_COLLECTION or re-import."
                     )
                 return
-            self.client.create_collection(
-                self.collection,
-                vectors_config={
-                    name: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                    for name in VECTOR_NAMES
-                },
-            )
+            self.client.create_collection(self.collection, **self.collection_config(dim))
             for field in INDEXED_KEYWORDS:
                 self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
             for field in FLOAT_FIELDS:
                 self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.FLOAT)
+
+    def collection_config(self, dim: int) -> dict:
+        """How the collection is made: vectors, sharding, replication and quantization."""
+        return {
+            "vectors_config": {
+                name: models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=self.int8)
+                for name in VECTOR_NAMES
+            },
+            "shard_number": self.shards,
+            "replication_factor": self.replicas,
+            "quantization_config": models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+            )
+            if self.int8
+            else None,
+        }
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if not points:
@@ -114,6 +146,7 @@ class ServerStore:
                 score_threshold=score_threshold,
                 query_filter=_server_filter(where),
                 with_payload=with_payload,
+                search_params=self._search_params,
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 

@@ -1,7 +1,7 @@
 """Image records on SQLite and, when FINDIMAGE_TEST_DATABASE_URL is set, on PostgreSQL."""
 
 import pytest
-from sqlmodel import SQLModel, select
+from sqlmodel import select
 
 from core.config import LimitSettings, Settings
 from core.db import create_db_engine, session_scope
@@ -11,7 +11,7 @@ from core.images import add_image, delete_image, get_image, mark_indexed, record
 from core.models import Image, ImageSource, ImageStatus
 from core.storage import FileStore
 from core.vectors.server import ServerStore
-from tests.factories import distinct_jpeg
+from tests.factories import distinct_jpeg, reset_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,10 +20,9 @@ def engine(request, tmp_path, postgres_url):
         pytest.skip("FINDIMAGE_TEST_DATABASE_URL is not set (.ci/run sets it when PostgreSQL answers on 127.0.0.1:5432)")
     url = postgres_url if request.param == "postgresql" else None
     engine = create_db_engine(Settings(data_dir=tmp_path, database_url=url))
-    SQLModel.metadata.drop_all(engine)
-    SQLModel.metadata.create_all(engine)
+    reset_schema(engine)
     yield engine
-    SQLModel.metadata.drop_all(engine)
+    reset_schema(engine)
     engine.dispose()
 
 

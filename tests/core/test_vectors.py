@@ -175,6 +175,23 @@ def test_edge_index_build_keeps_answers(tmp_path):
     store.close()
 
 
+@pytest.mark.filterwarnings("ignore:Local mode performs exact")
+def test_a_server_collection_is_asked_for_sharded_replicated_and_int8_quantized_as_configured():
+    store = ServerStore(":memory:", "images", shards=4, replicas=2, int8=True)
+    config = store.collection_config(DIM)
+    assert (config["shard_number"], config["replication_factor"]) == (4, 2)
+    assert config["quantization_config"].scalar.type == "int8" and config["quantization_config"].scalar.always_ram
+    assert all(config["vectors_config"][name].on_disk for name in (IMAGE, TEXT))
+    # qdrant-client's local mode takes that config and the rescoring search (it searches exactly).
+    centres, vectors = clustered()
+    store.ensure_collection(DIM)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(vectors)])
+    assert {h.id for h in store.search(IMAGE, centres[0], limit=10)} == set(range(1, 11))
+    store.close()
+    plain = ServerStore(":memory:", "images").collection_config(DIM)
+    assert plain["quantization_config"] is None and not plain["vectors_config"][IMAGE].on_disk
+
+
 def test_unreachable_server_is_service_unavailable():
     store = ServerStore("http://127.0.0.1:9", "images", timeout=1)
     with pytest.raises(ServiceUnavailable, match="Qdrant"):

@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 import pytest
-from sqlmodel import SQLModel
 
 from core.access import Viewer
 from core.accounts import create_user
@@ -14,7 +13,7 @@ from core.runtime import Runtime
 from core.vectors import IMAGE, VectorPoint
 from recommender.feed import feed_page
 from recommender.signals import like
-from tests.factories import place
+from tests.factories import place, reset_schema
 
 DAY = 24 * 3600
 ANYONE = Viewer()
@@ -27,10 +26,9 @@ def runtime(request, settings, embedder, postgres_url):
         pytest.skip("FINDIMAGE_TEST_DATABASE_URL is not set (.ci/run sets it when PostgreSQL answers on 127.0.0.1:5432)")
     url = postgres_url if request.param == "postgresql" else None
     runtime = Runtime.open(settings.model_copy(update={"database_url": url}), embedder=embedder)
-    SQLModel.metadata.drop_all(runtime.engine)
-    SQLModel.metadata.create_all(runtime.engine)
+    reset_schema(runtime.engine)
     yield runtime
-    SQLModel.metadata.drop_all(runtime.engine)
+    reset_schema(runtime.engine)
     runtime.close()
 
 
