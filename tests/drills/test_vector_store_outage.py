@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from core.config import WorkerSettings
 from core.models import Image, ImageStatus
-from tests.factories import LOOPBACK, distinct_jpeg
+from tests.drills.conftest import upload
+from tests.factories import LOOPBACK
 from tests.polling import wait_for_status
 
 
-def upload(client, seed: int) -> int:
-    answer = client.post("/api/images", files={"files": (f"{seed}.jpg", distinct_jpeg(seed), "image/jpeg")})
+def accepted(client, seed: int) -> int:
+    answer = upload(client, seed)
     assert answer.status_code == 202, answer.text
     return answer.json()["images"][0]["id"]
 
@@ -36,13 +37,13 @@ def test_search_is_503_while_the_vector_store_is_down_and_ingest_catches_up_afte
     settings = settings.model_copy(update={"worker": worker})
     with TestClient(create_app(settings), client=LOOPBACK) as client:
         runtime = client.app.state.runtime
-        wait_for_status(runtime, [upload(client, 1)])
+        wait_for_status(runtime, [accepted(client, 1)])
 
         runtime.vectors.close()
         down = client.get("/api/search", params={"q": "a picture"})
         assert down.status_code == 503 and "vector store" in down.json()["error"]["message"]
         assert client.get("/readyz").status_code == 503
-        waiting = upload(client, 2)
+        waiting = accepted(client, 2)
         deadline = time.monotonic() + 30
         while attempts(runtime, waiting) == 0:  # its job ran, failed, and waits for a retry
             assert time.monotonic() < deadline, "the ingest job never ran"
