@@ -19,6 +19,7 @@ from bot.http import slack_router
 from core.accounts import local_user, session_secret
 from core.config import Settings, get_settings
 from core.runtime import Runtime
+from worker.reindex import SpaceWatcher
 from worker.runner import EmbeddedWorker
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             user = local_user(session)
             app.state.local_user = Caller(user.id, user.name)
         worker = EmbeddedWorker(app.state.runtime).start() if settings.embedded_vectors else None
+        watcher = SpaceWatcher(app.state.runtime).start()
         socket_mode = SocketMode(bot, settings.slack.app_token.get_secret_value()) if bot and settings.slack.app_token else None
         try:
             if socket_mode is not None:
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             if socket_mode is not None:
                 await socket_mode.stop()
+            watcher.stop()
             if worker is not None:
                 worker.stop()
             if owned:

@@ -49,7 +49,7 @@ class Replies:
             if remember:
                 event = SearchEvent(user_id=user.id, kind=SearchKind.text, query=query, filters={"via": "slack"},
                                     result_count=len(found.results))
-                record_event(self.runtime, event, found.query_vector)
+                record_event(self.runtime, event, found.query_vector, found.space_id)
             shown = self._shown(session, [(m.id, m.score) for m in found.results])
         pages = max(1, -(-found.total_found // size))
         title = f"Images for *{escape(query)}*" + (f" (page {page} of {pages})" if pages > 1 else "")
@@ -67,7 +67,7 @@ class Replies:
             if remember:
                 event = SearchEvent(user_id=user.id, kind=SearchKind.click, image_id=image_id,
                                     filters={"via": "slack"}, result_count=len(found.results))
-                record_event(self.runtime, event, found.clicked_vector)
+                record_event(self.runtime, event, found.clicked_vector, found.space_id)
             shown = self._shown(session, [(m.id, m.score) for m in found.results])
         return results_message(
             f"More like image {image_id}" + (f" (page {page})" if page > 1 else ""),
@@ -133,7 +133,7 @@ class Replies:
 
     def _delete(self, session: Session, ids: list[int]) -> list[int]:
         for image_id in ids:
-            delete_image(session, self.runtime.files, self.runtime.vectors, image_id)
+            delete_image(session, self.runtime.files, [s.vectors for s in self.runtime.spaces()], image_id)
             log.info("Image %s left the index: deleted in Slack", image_id)
         return list(ids)
 

@@ -1,4 +1,4 @@
-"""``findimage``: serve, worker, import, model, user."""
+"""``findimage``: serve, worker, import, reindex, model, user."""
 
 import logging
 from contextlib import contextmanager
@@ -43,7 +43,7 @@ def serve(
         )
     runtime = _open_runtime(settings)  # fail here, with a plain message, not in uvicorn
     try:
-        parts = ", ".join(_describe_parts(settings))
+        parts = ", ".join(_describe_parts(settings, runtime.space.model))
         console.print(f"[bold]findimage[/] is starting on [link]http://{host}:{port}[/link]  ({parts})")
         # Our own handler and one line per request (with its id) instead of uvicorn's access log.
         uvicorn.run(create_app(settings, runtime=runtime), host=host, port=port, log_config=None, access_log=False)
@@ -90,6 +90,82 @@ def import_folder(
         runtime.close()
     if report.rejected and not report.added and not report.duplicates:
         raise typer.Exit(code=1)
+
+
+@app.command()
+def reindex(
+    model: Annotated[str | None, typer.Option(help="CLIP model of the new vectors (default FINDIMAGE_CLIP__MODEL)")] = None,
+    pretrained: Annotated[str | None, typer.Option(help="Its weights (default FINDIMAGE_CLIP__PRETRAINED)")] = None,
+    wait: Annotated[bool, typer.Option(help="Show progress until the switch (Ctrl-C leaves it running)")] = True,
+    status: Annotated[bool, typer.Option("--status", help="Only show the vector spaces and any reindex")] = False,
+    cancel: Annotated[bool, typer.Option("--cancel", help="Stop the running reindex (search is unaffected)")] = False,
+) -> None:
+    """Re-embed every image into a new vector space (after changing the CLIP model, say)
+    while search keeps using the current one, then switch to it: no downtime.
+    `findimage serve` (or the workers) does the work; this command asks for it."""
+    from core.spaces import active_space, cancel_reindex, start_reindex
+
+    settings = get_settings()
+    with _database() as session:
+        if status:
+            active_space(session, settings)
+            return _print_spaces(session)
+        if cancel:
+            cancelled = cancel_reindex(session)
+            return console.print(f"Cancelled the reindex into {cancelled.model}." if cancelled else "No reindex is running.")
+        try:
+            space = start_reindex(session, settings, model or settings.clip.model, pretrained or settings.clip.pretrained)
+        except FindImageError as exc:
+            _fail(exc.message)
+    console.print(
+        f"Reindexing {space.total} images with CLIP {space.model} into vector space {space.id}; "
+        "search uses the current vectors until it switches."
+    )
+    if wait:
+        _follow_reindex(space.id)
+
+
+def _print_spaces(session) -> None:
+    from core.spaces import current_spaces
+
+    for space in current_spaces(session):
+        line = f"vector space {space.id}: {space.state.value:8} CLIP {space.model} ({space.pretrained}), collection {space.collection}"
+        if space.state.value == "building":
+            line += f", {space.done} of about {space.total} images"
+        console.print(line + (f" ({space.error})" if space.error else ""))
+
+
+def _follow_reindex(space_id: int) -> None:
+    """A progress bar until the switch; exits 1 if the reindex fails."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from core.models import SpaceState, VectorSpace
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console) as progress, _database() as session:
+            task = progress.add_task("Re-embedding", total=None)
+            while True:
+                session.expire_all()
+                space = session.get(VectorSpace, space_id)
+                if space is None or space.state in (SpaceState.failed, SpaceState.retired):
+                    break
+                progress.update(task, completed=space.done, total=max(space.total, space.done))
+                if space.state == SpaceState.active:
+                    break
+                if space.updated_at is None:
+                    progress.update(task, description="Waiting for findimage serve or a worker")
+                else:
+                    progress.update(task, description="Re-embedding")
+                time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("It goes on in the background: `findimage reindex --status` shows how far it is.")
+        raise typer.Exit(code=0) from None
+    if space is None or space.state == SpaceState.failed:
+        _fail(f"The reindex failed: {space.error if space else 'it was dropped'}. Search still uses the previous vectors.")
+    console.print(f"Switched: search now uses CLIP {space.model} (vector space {space.id}).")
 
 
 model_app = typer.Typer(help="The CLIP model.", no_args_is_help=True)
@@ -139,7 +215,7 @@ def create_user_command(
     """Create a user and print a one-time login link for them (valid 24 hours)."""
     from core.accounts import create_user
 
-    with _accounts() as session:
+    with _database() as session:
         user = create_user(session, name, is_admin=admin)
         _print_login_link(session, user)
 
@@ -149,7 +225,7 @@ def login_link_command(name: str) -> None:
     """Print a new one-time login link for a user."""
     from core.accounts import user_named
 
-    with _accounts() as session:
+    with _database() as session:
         _print_login_link(session, user_named(session, name))
 
 
@@ -159,7 +235,7 @@ def api_token_command(name: str) -> None:
     from core.accounts import issue_token, user_named
     from core.models import TokenKind
 
-    with _accounts() as session:
+    with _database() as session:
         token = issue_token(session, user_named(session, name), TokenKind.api)
     console.print("API token (shown once; keep it secret):")
     print(token)
@@ -175,8 +251,8 @@ def _print_login_link(session, user) -> None:
 
 
 @contextmanager
-def _accounts():
-    """A database session for account commands (no model, queue or vector store needed)."""
+def _database():
+    """A database session for commands that need no model, queue or vector store."""
     from core.db import create_db_engine, session_scope
 
     try:
@@ -199,12 +275,12 @@ def _open_runtime(settings):
         _fail(exc.message)
 
 
-def _describe_parts(settings) -> list[str]:
+def _describe_parts(settings, model: str) -> list[str]:
     return [
         "queue: " + ("embedded Valkey" if settings.redis_url is None else settings.redis_url),
         "vectors: " + ("embedded Qdrant Edge" if settings.embedded_vectors else settings.qdrant_url),
         "database: " + settings.resolved_database_url.split("@")[-1],
-        f"model: {settings.clip.model}",
+        f"model: {model}",
     ]
 
 

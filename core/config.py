@@ -156,6 +156,8 @@ class Settings(BaseSettings):
     """Where people reach findimage (``https://findimage.example.com``), for the links it
     hands out; default ``http://<host>:<port>``."""
     collection: str = "images"
+    """The vector collection of the first vector space; ``findimage reindex`` builds the
+    next ones as ``<collection>-<n>``."""
     queue_name: str = "findimage-ingest"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -181,9 +183,8 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
-    @property
-    def edge_dir(self) -> Path:
-        return self.data_dir / "vectors" / self.collection
+    def edge_dir(self, collection: str) -> Path:
+        return self.data_dir / "vectors" / collection
 
     @property
     def resolved_models_dir(self) -> Path:

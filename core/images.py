@@ -104,10 +104,12 @@ def record_failure(session: Session, image_id: int, error: str, final: bool) -> 
     session.commit()
 
 
-def delete_image(session: Session, files: FileStore, vectors: VectorStore, image_id: int) -> None:
-    """Remove the image everywhere: its vectors first, so search never returns a ghost."""
+def delete_image(session: Session, files: FileStore, stores: Sequence[VectorStore], image_id: int) -> None:
+    """Remove the image everywhere: its vectors first (in every vector space), so search
+    never returns a ghost."""
     image = get_image(session, image_id)
-    vectors.delete([image_id])
+    for vectors in stores:
+        vectors.delete([image_id])
     session.delete(image)
     session.commit()
     files.delete(image.sha256)

@@ -188,6 +188,9 @@ class Signal(SQLModel, table=True):
     """float32 CLIP embedding (the image's, or the query text's)."""
     weight: float
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    space_id: int | None = Field(default=None, index=True)
+    """The vector space (``VectorSpace.id``) ``vector`` is in; a signal from another space
+    than the active one is derived again (``recommender.signals``)."""
 
 
 class Taste(SQLModel, table=True):
@@ -199,3 +202,38 @@ class Taste(SQLModel, table=True):
     sums: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     state: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """``at``, per-interest ``weights`` and ``exemplars`` (strongest signal ids)."""
+
+
+class SpaceState(StrEnum):
+    building = "building"
+    """Being filled by ``findimage reindex``; ingest writes to it as well."""
+    active = "active"
+    """The one searched (exactly one at a time)."""
+    retired = "retired"
+    """Replaced; kept a little while for requests still using it, then dropped."""
+    failed = "failed"
+    """A reindex that failed or was cancelled; dropped."""
+
+
+class VectorSpace(SQLModel, table=True):
+    """One generation of vectors: a CLIP model and the collection its vectors live in.
+
+    ``findimage reindex`` builds a new one beside the active one, then switches; every
+    process follows the switch (``core.runtime``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    model: str = Field(max_length=1000)
+    pretrained: str = Field(max_length=1000)
+    collection: str = Field(max_length=255, unique=True)
+    state: SpaceState = Field(index=True)
+    cursor: int = 0
+    """Building: images with ids up to this one are in it."""
+    done: int = 0
+    total: int = 0
+    """Building: images written so far, of about this many."""
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime | None = None
+    """Building: when a step last made progress (a stalled reindex is resumed)."""
+    switched_at: datetime | None = None
+    """When it became active, or was retired."""

@@ -18,10 +18,10 @@ from core.access import Viewer
 from core.db import upsert_for
 from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
-from core.runtime import Runtime
+from core.runtime import Runtime, Space
 from core.vectors import IMAGE, SearchFilter
 from recommender.scoring import interleave_order, mmr_pick, quotas
-from recommender.signals import load_taste
+from recommender.signals import taste_for
 from recommender.taste import Interest, interests, unit
 
 MAX_EXCLUDED = 5000
@@ -52,25 +52,26 @@ def feed_page(
 ) -> FeedPage:
     """The next page of the user's feed, only images ``viewer`` may see."""
     now = time.time() if now is None else now
+    space = runtime.space  # one space throughout, even if a reindex switches meanwhile
     excluded = _excluded(runtime, session, user_id, now)
-    taste = load_taste(session, user_id)
+    taste = taste_for(runtime, session, user_id, space)
     found = interests(taste, now, runtime.settings.taste.half_life) if taste else []
     where = SearchFilter(exclude=frozenset(excluded), audience=viewer.tokens())
-    items = _personal(runtime, session, found, where, limit) if found else []
+    items = _personal(runtime, space, session, found, where, limit) if found else []
     if len(items) < limit:
-        items += _popular_and_new(runtime, session, viewer, excluded | {i.id for i in items}, limit - len(items))
+        items += _popular_and_new(space, session, viewer, excluded | {i.id for i in items}, limit - len(items))
     _remember_shown(session, user_id, [i.id for i in items], now)
     return FeedPage(items, personal=bool(found))
 
 
-def _personal(runtime: Runtime, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
+def _personal(runtime: Runtime, space: Space, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
     with timed("search"):
         pools = [
-            runtime.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
+            space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
             for interest, n in zip(found, counts)
         ]
-    points = {p.id: p for p in runtime.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
+    points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
     if not points:
         return []
     row = {image_id: r for r, image_id in enumerate(points)}
@@ -136,7 +137,7 @@ def _reason(signal: Signal, caption: str | None) -> tuple[str, int | None, str |
 
 
 def _popular_and_new(
-    runtime: Runtime, session: Session, viewer: Viewer, excluded: set[int], limit: int
+    space: Space, session: Session, viewer: Viewer, excluded: set[int], limit: int
 ) -> list[FeedItem]:
     """The team's most-liked images and its newest, alternately (the cold-start feed)."""
     indexed = and_(col(Image.status) == ImageStatus.indexed, viewer.sql())
@@ -157,7 +158,7 @@ def _popular_and_new(
         for source in (popular, recent):
             if i < len(source) and source[i][0] not in chosen and len(chosen) < limit:
                 chosen[source[i][0]] = source[i][1]
-    payloads = runtime.vectors.payloads(list(chosen))
+    payloads = space.vectors.payloads(list(chosen))
     return [
         FeedItem(i, 0.0, reason, None, None, payloads[i].get("caption"), payloads[i].get("source"))
         for i, reason in chosen.items()

@@ -29,7 +29,7 @@ import redis
 from core.decoding import CheckedImage, check_image, decode_scaled
 from core.errors import TimedOut
 from core.metrics import timed
-from core.runtime import Runtime
+from core.runtime import Runtime, Space
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,8 @@ class SearchPage:
     number of strong matches."""
     query_vector: np.ndarray | None = None
     """The query's embedding when this page ranked afresh (None for a cached ranking)."""
+    space_id: int | None = None
+    """The vector space searched (``query_vector`` is in it)."""
 
 
 def search_text(
@@ -80,21 +82,23 @@ def search_text(
     where: SearchFilter | None = None,
 ) -> SearchPage:
     where = where or SearchFilter()
-    key = _ranking_key(runtime, query, score_threshold, where)
+    space = runtime.space  # one space throughout, even if a reindex switches meanwhile
+    key = _ranking_key(space, query, score_threshold, where)
     ranking = _cached_ranking(runtime, key) if page > 1 else None
     vector = None
     if ranking is None:
-        vector, new_vector = _query_vector(runtime, query)
+        vector, new_vector = _query_vector(runtime, space, query)
         with timed("search"):
             hits = {
-                index: runtime.vectors.search(index, vector, MAX_RANKED, score_threshold, where, with_payload=False)
+                index: space.vectors.search(index, vector, MAX_RANKED, score_threshold, where, with_payload=False)
                 for index in (IMAGE, TEXT)
             }
         with timed("fuse"):
             ranking = fuse(hits)
         _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
-    return SearchPage(described(runtime, ranking[start : start + limit]), page, limit, len(ranking), vector)
+    results = described(space, ranking[start : start + limit])
+    return SearchPage(results, page, limit, len(ranking), vector, space.id)
 
 
 def search_by_example(
@@ -104,14 +108,15 @@ def search_by_example(
     uploads; embedding and search together may take ``limits.search_timeout`` seconds."""
     limits = runtime.settings.limits
     checked = check_image(data, limits)
+    space = runtime.space
 
     def embed_and_search() -> list[Hit]:
         with timed("decode"):
-            pixels = decode_scaled(data, runtime.embedder.image_size, 0, limits)
+            pixels = decode_scaled(data, space.embedder.image_size, 0, limits)
         with timed("embed"):
-            vector = runtime.embedder.embed_images([pixels])[0]
+            vector = space.embedder.embed_images([pixels])[0]
         with timed("search"):
-            return runtime.vectors.search(IMAGE, vector, limit, score_threshold, where)
+            return space.vectors.search(IMAGE, vector, limit, score_threshold, where)
 
     future = _pool.submit(embed_and_search)
     try:
@@ -123,21 +128,22 @@ def search_by_example(
 
 
 def query_vector(runtime: Runtime, text: str) -> np.ndarray:
-    """The text's CLIP embedding, from the shared cache when someone asked it before."""
-    vector, new = _query_vector(runtime, text)
+    """The text's CLIP embedding in the active space, from the shared cache when someone
+    asked it before."""
+    vector, new = _query_vector(runtime, runtime.space, text)
     _cache_set(runtime, new)
     return vector
 
 
-def _query_vector(runtime: Runtime, text: str) -> tuple[np.ndarray, dict]:
+def _query_vector(runtime: Runtime, space: Space, text: str) -> tuple[np.ndarray, dict]:
     """The vector, and the cache entry to write when it was computed (the caller writes
     it with its own, in one round trip)."""
-    key = f"findimage:query-vector:{runtime.embedder.name}:{_digest(runtime.settings.clip.model, text)}"
+    key = f"findimage:query-vector:{_digest(*_identity(space), text)}"
     cached = _cache_get(runtime, key)
     if cached is not None:
         return np.frombuffer(cached, dtype=np.float32), {}
     with timed("embed"):
-        vector = runtime.embedder.embed_texts([text])[0]
+        vector = space.embedder.embed_texts([text])[0]
     return vector, {key: (vector.tobytes(), QUERY_VECTOR_TTL)}
 
 
@@ -158,10 +164,10 @@ def fuse(hits_by_index: dict[str, list[Hit]], limit: int = MAX_RANKED) -> list[R
     return [Ranked(i, round(float(best), 6), matched) for i, (_, best, matched) in order]
 
 
-def described(runtime: Runtime, ranked: list[Ranked]) -> list[Match]:
+def described(space: Space, ranked: list[Ranked]) -> list[Match]:
     """The ranked images with their captions and sources; an image deleted since it was
     ranked is left out."""
-    payloads = runtime.vectors.payloads([r.id for r in ranked])
+    payloads = space.vectors.payloads([r.id for r in ranked])
     return [
         Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"))
         for r in ranked
@@ -196,11 +202,17 @@ def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) ->
         pass
 
 
-def _ranking_key(runtime: Runtime, query: str, score_threshold: float | None, where: SearchFilter) -> str:
-    identity = [runtime.embedder.name, runtime.settings.clip.model, query, score_threshold, asdict(where)]
+def _ranking_key(space: Space, query: str, score_threshold: float | None, where: SearchFilter) -> str:
+    identity = [*_identity(space), query, score_threshold, asdict(where)]
     identity[-1]["exclude"] = sorted(where.exclude)
     identity[-1]["audience"] = None if where.audience is None else sorted(where.audience)
     return f"findimage:ranking:{_digest(json.dumps(identity, sort_keys=True))}"
+
+
+def _identity(space: Space) -> list[str]:
+    """What makes a vector or a ranking valid: the space (its model and collection) and
+    the model backend (ONNX int8 and fp32 differ slightly)."""
+    return [str(space.id), space.collection, space.model, space.embedder.name]
 
 
 def _digest(*parts: str) -> str:

@@ -26,12 +26,15 @@ class SimilarPage:
     results: list[Match]
     clicked_vector: np.ndarray
     """The clicked image's own ``image`` vector (what the click says the user likes)."""
+    space_id: int
+    """The vector space searched (``clicked_vector`` is in it)."""
 
 
 def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilter | None = None) -> SimilarPage:
     """Neighbours of the image that pass ``where`` (who may see what); an image the
     viewer may not see is as unknown as a missing one."""
-    points = runtime.vectors.retrieve([image_id])
+    space = runtime.space  # one space throughout, even if a reindex switches meanwhile
+    points = space.vectors.retrieve([image_id])
     audience = where.audience if where else None
     if not points or (audience is not None and not audience.intersection(points[0].payload.get(AUDIENCE, []))):
         raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")
@@ -39,17 +42,17 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilt
     depth = MAX_PAGES * 2 * PER_INDEX + 1
     with timed("search"):
         lists = {
-            index: runtime.vectors.search(index, point.vectors[index], depth, where=where, with_payload=False)
+            index: space.vectors.search(index, point.vectors[index], depth, where=where, with_payload=False)
             for index in (IMAGE, TEXT)
             if index in point.vectors
         }
     if page > MAX_PAGES:
-        return SimilarPage([], point.vectors[IMAGE])
+        return SimilarPage([], point.vectors[IMAGE], space.id)
     shown = {image_id}
     queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
     for _ in range(page):
         results = _one_page(queues, shown)
-    return SimilarPage(described(runtime, results), point.vectors[IMAGE])
+    return SimilarPage(described(space, results), point.vectors[IMAGE], space.id)
 
 
 def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Ranked]:

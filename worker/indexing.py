@@ -2,12 +2,13 @@
 
 Decoding runs in a small thread pool, one batch ahead of the model: Pillow and ONNX
 Runtime both release the GIL, so while the model embeds one batch the next is being
-decoded, and both cores stay busy. Per batch, one model call embeds the images, one more
-their captions, and one upsert writes both named vectors with the payload search filters on.
+decoded, and both cores stay busy. Per batch and vector space, one model call embeds the
+images, one more their captions, and one upsert writes both named vectors with the
+payload search filters on. The same pipeline re-embeds indexed images for a reindex.
 """
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,7 @@ from core.errors import InvalidImage
 from core.images import images_with_status, mark_indexed
 from core.metrics import timed
 from core.models import Image, ImageStatus
-from core.runtime import Runtime
+from core.runtime import Runtime, Space
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,15 @@ class BatchResult:
 @dataclass(frozen=True)
 class _Prepared:
     image: Image
-    pixels: np.ndarray
-    """The model's input."""
+    pixels: dict[int, np.ndarray]
+    """The model input, per vector space."""
     thumbnail: bytes
 
 
 def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = None) -> BatchResult:
     """Index those of ``image_ids`` still ``queued`` (the first ``limit`` of them, in the
     order given), in batches of the configured size; idempotent, so safe to run twice.
+    Their vectors go to the active space and, during a reindex, to the one being built.
 
     Errors of the store, the model or the database propagate (the job is retried; batches
     already written stay indexed); an image whose bytes cannot be decoded is reported, not
@@ -51,22 +53,15 @@ def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = Non
     with runtime.session() as session:
         queued = {image.id: image for image in images_with_status(session, image_ids, ImageStatus.queued)}
     images = [queued[i] for i in dict.fromkeys(image_ids) if i in queued][:limit]
-    size = runtime.settings.worker.batch_size
-    batches = [images[i : i + size] for i in range(0, len(images), size)]
-    result = BatchResult()
-    with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="findimage-decode") as pool:
-        ahead = _submit(pool, runtime, batches[0]) if batches else []
-        for number, batch in enumerate(batches):
-            current, ahead = ahead, _submit(pool, runtime, batches[number + 1]) if number + 1 < len(batches) else []
-            prepared = []
-            for image, future in zip(batch, current):
-                try:
-                    prepared.append(future.result())
-                except (InvalidImage, FileNotFoundError) as exc:
-                    result.unreadable[image.id] = f"{type(exc).__name__}: {exc}"
-            _write(runtime, prepared)
-            result.indexed += [p.image.id for p in prepared]
-    return result
+    return _index(runtime, images, runtime.live_spaces(), new=True)
+
+
+def reembed_images(runtime: Runtime, space: Space, image_ids: list[int]) -> BatchResult:
+    """Write the vectors of those of ``image_ids`` that are indexed into ``space`` (a
+    reindex): the same pipeline, without touching thumbnails or statuses."""
+    with runtime.session() as session:
+        images = sorted(images_with_status(session, image_ids, ImageStatus.indexed), key=lambda i: i.id)
+    return _index(runtime, images, [space], new=False)
 
 
 def payload_of(image: Image) -> dict:
@@ -81,31 +76,54 @@ def payload_of(image: Image) -> dict:
     }
 
 
-def _submit(pool: ThreadPoolExecutor, runtime: Runtime, images: list[Image]) -> list[Future]:
-    return [pool.submit(_prepare, runtime, image) for image in images]
+def _index(runtime: Runtime, images: list[Image], spaces: list[Space], new: bool) -> BatchResult:
+    size = runtime.settings.worker.batch_size
+    batches = [images[i : i + size] for i in range(0, len(images), size)]
+    result = BatchResult()
+    with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="findimage-decode") as pool:
+
+        def submit(batch: list[Image]) -> list:
+            return [pool.submit(_prepare, runtime, image, spaces) for image in batch]
+
+        ahead = submit(batches[0]) if batches else []
+        for number, batch in enumerate(batches):
+            current, ahead = ahead, submit(batches[number + 1]) if number + 1 < len(batches) else []
+            prepared = []
+            for image, future in zip(batch, current):
+                try:
+                    prepared.append(future.result())
+                except (InvalidImage, FileNotFoundError) as exc:
+                    result.unreadable[image.id] = f"{type(exc).__name__}: {exc}"
+            _write(runtime, prepared, spaces, new)
+            result.indexed += [p.image.id for p in prepared]
+    return result
 
 
-def _prepare(runtime: Runtime, image: Image) -> _Prepared:
+def _prepare(runtime: Runtime, image: Image, spaces: list[Space]) -> _Prepared:
     data = runtime.files.read_original(image.sha256)
     with timed("decode"):
-        decoded = decode_for_index(data, runtime.embedder.image_size, runtime.settings.limits)
-        pixels = runtime.embedder.preprocess(decoded.pixels)
+        decoded = decode_for_index(data, max(s.embedder.image_size for s in spaces), runtime.settings.limits)
+        pixels = {s.id: s.embedder.preprocess(decoded.pixels) for s in spaces}
     return _Prepared(image, pixels, decoded.thumbnail)
 
 
-def _write(runtime: Runtime, prepared: list[_Prepared]) -> None:
+def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[Space], new: bool) -> None:
+    """Embed and upsert the batch into every space; for ``new`` images, then keep their
+    thumbnails and mark them indexed."""
     if not prepared:
         return
     captioned = [p.image for p in prepared if p.image.caption]
-    with timed("embed"):
-        vectors = runtime.embedder.embed_pixels(np.stack([p.pixels for p in prepared]))
-        caption_vectors = dict(zip((i.id for i in captioned), runtime.embedder.embed_texts([i.caption for i in captioned])))
-    for p in prepared:
-        runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
-    with timed("upsert"):
-        runtime.vectors.upsert(_points(prepared, vectors, caption_vectors))
-    with runtime.session() as session:
-        mark_indexed(session, [p.image for p in prepared])
+    for space in spaces:
+        with timed("embed"):
+            vectors = space.embedder.embed_pixels(np.stack([p.pixels[space.id] for p in prepared]))
+            captions = space.embedder.embed_texts([i.caption for i in captioned])
+        with timed("upsert"):
+            space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions))))
+    if new:
+        for p in prepared:
+            runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
+        with runtime.session() as session:
+            mark_indexed(session, [p.image for p in prepared])
 
 
 def _points(prepared: list[_Prepared], vectors, caption_vectors: dict) -> list[VectorPoint]:

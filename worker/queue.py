@@ -1,4 +1,5 @@
-"""Putting images on the ingest queue (RQ) and peeking at what waits there.
+"""Putting images (and the steps of a reindex) on the ingest queue (RQ), and peeking at
+what waits there.
 
 Jobs are enqueued by dotted path, so enqueuing never imports torch. Each image has one
 job whose id is derived from the image id: enqueuing an image twice never makes two.
@@ -13,6 +14,8 @@ from core.runtime import Runtime
 INDEX_JOB = "worker.jobs.index_image"
 FAILURE_CALLBACK = "worker.jobs.on_index_failure"
 JOB_PREFIX = "index-"
+REINDEX_STEP_JOB = "worker.reindex.reindex_step"
+REINDEX_FAILURE_CALLBACK = "worker.reindex.on_step_failure"
 
 
 def ingest_queue(runtime: Runtime) -> Queue:
@@ -26,18 +29,29 @@ def job_id_for(image_id: int) -> str:
 def enqueue_index(queue: Queue, image_id: int, runtime: Runtime, new: bool = False) -> None:
     """Queue the image for indexing unless its job is already waiting or running (a
     ``new`` image has no job yet, so that check is skipped)."""
-    if not new and _job_pending(queue, image_id):
+    if not new and _job_pending(queue, job_id_for(image_id)):
         return
+    _enqueue(queue, runtime, INDEX_JOB, image_id, job_id_for(image_id), FAILURE_CALLBACK)
+
+
+def enqueue_reindex_step(queue: Queue, runtime: Runtime, space_id: int, cursor: int) -> None:
+    """Queue the step of a reindex that goes on from ``cursor`` (once: the job id says which)."""
+    job_id = f"reindex-{space_id}-{cursor}"
+    if not _job_pending(queue, job_id):
+        _enqueue(queue, runtime, REINDEX_STEP_JOB, space_id, job_id, REINDEX_FAILURE_CALLBACK)
+
+
+def _enqueue(queue: Queue, runtime: Runtime, function: str, argument: int, job_id: str, on_failure: str) -> None:
     settings = runtime.settings.worker
     queue.enqueue(
-        INDEX_JOB,
-        image_id,
-        job_id=job_id_for(image_id),
+        function,
+        argument,
+        job_id=job_id,
         job_timeout=settings.job_timeout,
         retry=Retry(max=settings.max_retries, interval=settings.retry_intervals)
         if settings.max_retries
         else None,
-        on_failure=Callback(FAILURE_CALLBACK),
+        on_failure=Callback(on_failure),
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
     )
@@ -71,9 +85,9 @@ def drop_jobs(queue: Queue, image_ids: list[int]) -> None:
         queue.connection.delete(*gone)
 
 
-def _job_pending(queue: Queue, image_id: int) -> bool:
+def _job_pending(queue: Queue, job_id: str) -> bool:
     try:
-        job = Job.fetch(job_id_for(image_id), connection=queue.connection)
+        job = Job.fetch(job_id, connection=queue.connection)
     except NoSuchJobError:
         return False
     return job.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)

@@ -25,6 +25,7 @@ from core.errors import ServiceUnavailable
 from core.runtime import Runtime
 from worker.context import using_runtime
 from worker.queue import ingest_queue
+from worker.reindex import SpaceWatcher
 
 log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL = 60
@@ -85,14 +86,15 @@ class EmbeddedWorker:
                 self._stop.wait(self.poll_interval)
 
     def _build_index(self) -> bool:
-        """Build the store's pending index; False if the store failed (try again later)."""
+        """Build the pending index of every live space's store; False if a store failed
+        (try again later)."""
         started = time.monotonic()
         try:
-            built = self.runtime.vectors.build_index()
+            built = [space.vectors.build_index() for space in self.runtime.live_spaces()]
         except ServiceUnavailable as exc:
             log.warning("Could not build the vector index, will try again: %s", exc)
             return False
-        if built:
+        if any(built):
             log.info("Built the vector index in %.1f s", time.monotonic() - started)
         return True
 
@@ -110,7 +112,12 @@ def retry_abandoned(runtime: Runtime) -> int:
 
 
 def run_worker(runtime: Runtime, burst: bool = False) -> bool:
-    """Run a standalone worker in this (main) thread until it is stopped by a signal."""
+    """Run a standalone worker in this (main) thread until it is stopped by a signal; a
+    ``SpaceWatcher`` keeps it in step with reindexes."""
     worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
-    with using_runtime(runtime):
-        return worker.work(burst=burst, with_scheduler=True)
+    watcher = SpaceWatcher(runtime).start()
+    try:
+        with using_runtime(runtime):
+            return worker.work(burst=burst, with_scheduler=True)
+    finally:
+        watcher.stop()

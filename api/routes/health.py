@@ -16,11 +16,19 @@ def healthz() -> dict:
 
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> dict:
-    """Ready when the database, the queue and the vector store answer (503 otherwise)."""
+    """Ready when the database, the queue and the vector store answer (503 otherwise);
+    says which model and vector space search uses, and how a reindex is getting on."""
     try:
         runtime.redis.ping()
     except redis.RedisError as exc:
         raise ServiceUnavailable(f"The queue is unavailable: {exc}") from exc
     with runtime.session() as session:
         session.connection()
-    return {"status": "ready", "images_indexed": runtime.vectors.count()}
+    space, building = runtime.space, runtime.building
+    return {
+        "status": "ready",
+        "images_indexed": space.vectors.count(),
+        "model": space.model,
+        "vector_space": space.id,
+        "reindexing_into": building and {"vector_space": building.id, "model": building.model, "images": building.vectors.count()},
+    }

@@ -133,7 +133,7 @@ def remove_image(image_id: int, session: SessionDep, runtime: RuntimeDep, caller
     image = visible_image(session, viewer, image_id)
     if not can_delete(session.get(User, caller.id), image):
         raise Forbidden("Only whoever added this image, or an admin, may delete it.")
-    delete_image(session, runtime.files, runtime.vectors, image_id)
+    delete_image(session, runtime.files, [s.vectors for s in runtime.spaces()], image_id)
     return Response(status_code=204)
 
 

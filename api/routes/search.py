@@ -80,7 +80,7 @@ def search(
                                  "score_threshold": score_threshold}.items() if v is not None}
     event = SearchEvent(user_id=caller.id, kind=SearchKind.text, query=query, filters=filters, page=page,
                         result_count=len(found.results))
-    background.add_task(_remember, runtime, event, found.query_vector)
+    background.add_task(_remember, runtime, event, found.query_vector, found.space_id)
     return SearchResponse(
         query=query,
         page=found.page,
@@ -111,7 +111,7 @@ def similar(
     found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
     event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page,
                         result_count=len(found.results))
-    background.add_task(_remember, runtime, event, found.clicked_vector)
+    background.add_task(_remember, runtime, event, found.clicked_vector, found.space_id)
     return SimilarResponse(image_id=image_id, page=page, results=_results(session, caller.id, found.results))
 
 
@@ -123,12 +123,12 @@ def _results(session, user_id: int, matches) -> list[SearchResult]:
     ]
 
 
-def _remember(runtime, event: SearchEvent, vector=None) -> None:
+def _remember(runtime, event: SearchEvent, vector=None, space_id: int | None = None) -> None:
     """History and taste are worth keeping, not worth failing or slowing a search for:
     they are written after the answer has been sent. Only a first page says what the
     user wants (turning pages says nothing new)."""
     try:
-        record_event(runtime, event, vector if event.page == 1 else None)
+        record_event(runtime, event, vector if event.page == 1 else None, space_id)
     except ServiceUnavailable:
         log.warning("Search history not recorded: the database or vector store is unavailable")
 

@@ -15,16 +15,19 @@ from core.vectors.base import AUDIENCE, IMAGE, TEXT, Hit, SearchFilter, StoredPo
 __all__ = ["AUDIENCE", "IMAGE", "TEXT", "Hit", "SearchFilter", "StoredPoint", "VectorPoint", "VectorStore", "open_vector_store"]
 
 
-def open_vector_store(settings: Settings) -> VectorStore:
+def open_vector_store(settings: Settings, collection: str | None = None) -> VectorStore:
+    """The store of ``collection`` (default the configured one); call ``ensure_collection``
+    before use."""
+    collection = collection or settings.collection
     if settings.embedded_vectors:
         from core.vectors.edge import EdgeStore
 
-        return EdgeStore(settings.edge_dir, index_after_points=settings.worker.index_after_points)
+        return EdgeStore(settings.edge_dir(collection), index_after_points=settings.worker.index_after_points)
     from core.vectors.server import ServerStore
 
     return ServerStore(
         settings.qdrant_url,
-        settings.collection,
+        collection,
         api_key=settings.qdrant_api_key,
         shards=settings.qdrant_shards,
         replicas=settings.qdrant_replicas,

@@ -99,6 +99,9 @@ class VectorStore(Protocol):
 
     def close(self) -> None: ...
 
+    def drop(self) -> None:
+        """Delete the collection and everything in it (a retired vector space); closes the store."""
+
 
 def as_list(vector: np.ndarray) -> list[float]:
     return np.asarray(vector, dtype=np.float32).tolist()

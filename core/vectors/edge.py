@@ -8,6 +8,7 @@ slower at large scale.
 """
 
 import fcntl
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -143,6 +144,16 @@ class EdgeStore:
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
+
+    def drop(self) -> None:
+        if self._lock_file is None:
+            self._claim()
+        if self._shard is not None:
+            self._shard.close()
+            self._shard = None
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.close()
+        (self.path.parent / f"{self.path.name}.lock").unlink(missing_ok=True)
 
     @property
     def shard(self) -> qe.EdgeShard:

@@ -160,6 +160,11 @@ class ServerStore:
     def close(self) -> None:
         self.client.close()
 
+    def drop(self) -> None:
+        with _translated():
+            self.client.delete_collection(self.collection)
+        self.close()
+
 
 @contextmanager
 def _translated():

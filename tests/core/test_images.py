@@ -69,7 +69,7 @@ def test_delete_removes_row_and_files(engine, files):
     store.ensure_collection(8)
     with session_scope(engine) as session:
         image, _ = add_image(session, files, checked(4), source=ImageSource.web)
-        delete_image(session, files, store, image.id)
+        delete_image(session, files, [store], image.id)
         with pytest.raises(NotFound):
             get_image(session, image.id)
     assert not files.original_path(image.sha256).exists()
