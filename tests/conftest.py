@@ -6,6 +6,7 @@
 - a fresh data dir (SQLite, Qdrant Edge shard, files) per test.
 """
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,8 @@ import pytest
 import redis
 
 from core.clip import Embedder, open_embedder
-from core.clip.torch_backend import TorchEmbedder, save_tiny_test_model
-from core.config import ClipSettings, Settings, WorkerSettings, get_settings
+from core.clip.torch_backend import MODEL_CONFIGS, TorchEmbedder, save_random_model, save_tiny_test_model
+from core.config import TINY_TEST_MODEL, ClipSettings, Settings, WorkerSettings, get_settings
 from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 
@@ -29,6 +30,13 @@ def valkey_url(tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     return save_tiny_test_model(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def other_model(tmp_path_factory) -> str:
+    """Another tiny random CLIP, with 16-d embeddings: a model to reindex into."""
+    config = json.loads((MODEL_CONFIGS / f"{TINY_TEST_MODEL}.json").read_text())
+    return save_random_model({**config, "embed_dim": 16}, tmp_path_factory.mktemp("other-clip"))
 
 
 @pytest.fixture(scope="session")

@@ -348,7 +348,10 @@ def _weights_identity(settings: ClipSettings) -> object:
     if settings.model == TINY_TEST_MODEL:
         return "random-seed-0"
     if settings.model.startswith("local-dir:"):
-        return _files_identity(Path(settings.model.removeprefix("local-dir:")))
+        folder = Path(settings.model.removeprefix("local-dir:"))
+        if not folder.is_dir():
+            raise ModelUnavailable(f"There is no model folder at {folder} ({settings.model}).")
+        return _files_identity(folder)
     if settings.model.startswith("hf-hub:"):
         return settings.model
     path = Path(settings.pretrained).expanduser()

@@ -1,0 +1,164 @@
+"""``findimage reindex`` on real Valkey, Qdrant Edge and SQLite: a new vector space with
+another model is filled by RQ jobs while search keeps using the active one, then the
+process switches to it, with every image, like and search carried over."""
+
+import numpy as np
+import pytest
+from sqlmodel import select
+
+from core import spaces
+from core.access import Viewer
+from core.models import LikeSource, SearchEvent, SearchKind, Signal, SpaceState, Taste, User, VectorSpace
+from core.spaces import cancel_reindex, start_reindex
+from core.vectors import AUDIENCE, IMAGE, TEXT
+from recommender.feed import feed_page
+from recommender.search import search_text
+from recommender.signals import like, record_event
+from tests.worker.test_jobs import run_jobs, submit
+from worker.reindex import SpaceWatcher
+
+ANYONE = Viewer()
+
+
+@pytest.fixture
+def small_steps(runtime):
+    runtime.settings.worker.batches_per_job = 1  # steps of 8 images: several steps
+    return runtime
+
+
+def begin(runtime, model):
+    with runtime.session() as session:
+        space = start_reindex(session, runtime.settings, model, "")
+    SpaceWatcher(runtime).check()  # opens the new space and queues its first step
+    return space
+
+
+def signals_of(runtime, user_id):
+    with runtime.session() as session:
+        return session.exec(select(Signal).where(Signal.user_id == user_id)).all()
+
+
+def test_reindex_fills_a_new_space_while_search_uses_the_old_then_switches(small_steps, other_model):
+    runtime = small_steps
+    ids = submit(runtime, *range(20), caption="a red square")
+    run_jobs(runtime)
+    first = runtime.space
+    with runtime.session() as session:
+        user = User(name="ada")
+        session.add(user)
+        session.commit()
+        like(runtime, session, user.id, ids[0], LikeSource.web)
+    found = search_text(runtime, "a red square")
+    record_event(runtime, SearchEvent(user_id=user.id, kind=SearchKind.text, query="a red square"),
+                 found.query_vector, found.space_id)
+
+    space = begin(runtime, other_model)
+    assert runtime.building.id == space.id and runtime.building.embedder.dim == 16
+    added = submit(runtime, 100, 101, caption="a late arrival")  # ingest during the build
+    run_jobs(runtime, max_jobs=3)  # the two uploads (one job) and two steps
+
+    during = search_text(runtime, "a red square")
+    assert during.space_id == first.id and len(during.query_vector) == 32 and during.results
+    assert runtime.building.vectors.retrieve(added)[0].vectors[IMAGE].shape == (16,)  # written to both
+    with runtime.session() as session:
+        assert 0 < session.get(VectorSpace, space.id).done < len(ids)
+
+    from core.images import delete_image
+
+    with runtime.session() as session:
+        delete_image(session, runtime.files, [s.vectors for s in runtime.spaces()], ids[5])
+    run_jobs(runtime)
+
+    assert runtime.space.id == space.id and runtime.building is None
+    after = search_text(runtime, "a red square")
+    assert after.space_id == space.id and len(after.query_vector) == 16 and after.results
+    expected = sorted(set(ids + added) - {ids[5]})
+    assert runtime.vectors.count() == len(expected)
+    points = runtime.vectors.retrieve(expected)
+    assert sorted(p.id for p in points) == expected
+    assert all(p.vectors[IMAGE].shape == (16,) and AUDIENCE in p.payload for p in points)
+    assert all(TEXT in p.vectors for p in points)  # captions embedded by the new model too
+    (liked,) = runtime.vectors.retrieve([ids[0]])
+
+    # The like and the search now speak the new model; so does the taste built from them.
+    by_kind = {s.kind.value: s for s in signals_of(runtime, user.id)}
+    assert np.allclose(np.frombuffer(by_kind["like"].vector, np.float32), liked.vectors[IMAGE])
+    text = runtime.embedder.embed_texts(["a red square"])[0]
+    assert np.allclose(np.frombuffer(by_kind["search"].vector, np.float32), text, atol=1e-6)
+    with runtime.session() as session:
+        taste = session.get(Taste, user.id)
+        assert taste.state["space"] == space.id and taste.state["dim"] == 16
+        page = feed_page(runtime, session, user.id, ANYONE, limit=5)
+    assert page.personal and page.items
+
+
+def test_the_old_space_is_dropped_a_while_after_the_switch(small_steps, other_model, monkeypatch):
+    runtime = small_steps
+    submit(runtime, 1, 2, 3)
+    run_jobs(runtime)
+    old = runtime.space
+    begin(runtime, other_model)
+    run_jobs(runtime)
+    assert runtime.space.id != old.id
+    old_dir = runtime.settings.edge_dir(old.collection)
+    assert old_dir.exists()  # kept for requests still using it
+
+    SpaceWatcher(runtime).check()
+    assert old_dir.exists()
+    monkeypatch.setattr(spaces, "RETIRE_AFTER", 0)
+    SpaceWatcher(runtime).check()
+    assert not old_dir.exists()
+    with runtime.session() as session:
+        assert [s.id for s in session.exec(select(VectorSpace)).all()] == [runtime.space.id]
+    assert search_text(runtime, "anything").results
+
+
+def test_a_cancelled_reindex_is_dropped_and_search_is_untouched(small_steps, other_model, monkeypatch):
+    runtime = small_steps
+    ids = submit(runtime, *range(12))
+    run_jobs(runtime)
+    active = runtime.space
+    space = begin(runtime, other_model)
+    run_jobs(runtime, max_jobs=1)
+    with runtime.session() as session:
+        assert cancel_reindex(session).id == space.id
+    run_jobs(runtime)  # the next step finds it cancelled and stops
+    SpaceWatcher(runtime).check()
+    assert runtime.building is None and runtime.space is active
+    assert not runtime.settings.edge_dir(space.collection).exists()
+    assert runtime.vectors.count() == len(ids)
+    with runtime.session() as session:
+        assert session.get(VectorSpace, space.id) is None
+
+
+def test_a_reindex_into_a_model_that_cannot_load_fails_and_search_goes_on(small_steps, tmp_path):
+    runtime = small_steps
+    ids = submit(runtime, 1, 2)
+    run_jobs(runtime)
+    with runtime.session() as session:
+        space = start_reindex(session, runtime.settings, f"local-dir:{tmp_path / 'missing'}", "")
+    SpaceWatcher(runtime).check()  # cannot open it (logged), but queues the step
+    run_jobs(runtime)  # the step fails, is retried, and the reindex is marked failed
+    with runtime.session() as session:
+        failed = session.get(VectorSpace, space.id)
+    assert failed.state == SpaceState.failed and "not found" in failed.error
+    assert search_text(runtime, "anything").results and runtime.vectors.count() == len(ids)
+
+
+def test_a_second_reindex_is_refused_while_one_runs(runtime, other_model):
+    with runtime.session() as session:
+        start_reindex(session, runtime.settings, other_model, "")
+        with pytest.raises(Exception, match="already running"):
+            start_reindex(session, runtime.settings, other_model, "")
+
+
+def test_images_indexed_before_a_worker_learnt_of_the_space_are_caught_at_the_end(small_steps, other_model):
+    runtime = small_steps
+    with runtime.session() as session:
+        space = start_reindex(session, runtime.settings, other_model, "")
+    ids = submit(runtime, 1, 2, 3)
+    run_jobs(runtime)  # this worker has not looked at the spaces yet: the old space only
+    SpaceWatcher(runtime).check()
+    run_jobs(runtime)
+    assert runtime.space.id == space.id
+    assert sorted(p.id for p in runtime.vectors.retrieve(ids)) == ids
