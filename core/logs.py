@@ -37,3 +37,5 @@ def configure(level: int = logging.INFO, fmt: str = "text") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s [%(request_id)s]: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # Alembic says which migrations it checked at every start: only worth it when debugging.
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))

@@ -71,7 +71,7 @@ class EdgeStore:
         except Exception as exc:  # the bindings raise plain Exceptions; convert them here
             raise ServiceUnavailable(
                 f"Cannot open the vector store at {self.path} for {dim}-d vectors: {exc}. "
-                "If the CLIP model changed, move the old store away and re-import."
+                "Its vectors were made by another model: `findimage reindex` moves them to a new one."
             ) from exc
         if not existing:
             for field in INDEXED_KEYWORDS:

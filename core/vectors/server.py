@@ -64,7 +64,7 @@ class ServerStore:
                 if size != dim:
                     raise ServiceUnavailable(
                         f"Collection {self.collection!r} holds {size}-d vectors but the model makes "
-                        f"{dim}-d ones: use another FINDIMAGE_COLLECTION or re-import."
+                        f"{dim}-d ones: `findimage reindex` moves the vectors to a new model."
                     )
                 return
             self.client.create_collection(self.collection, **self.collection_config(dim))
