@@ -2,7 +2,7 @@
 was lost.
 
     python bench/load.py [--seconds 60] [--uploaders 2] [--searchers 2] [--model ViT-B-32]
-                         [--uploads-per-minute N]
+                         [--uploads-per-minute N] [--reindex-after SECONDS]
 
 findimage runs on the embedded defaults (Valkey, Qdrant Edge, SQLite, the ingest worker
 thread) on a loopback port of a throwaway data dir. Client processes, for a fixed time:
@@ -16,6 +16,11 @@ was not accepted, and that no request failed other than by design (400 for the b
 files, 429 when the per-user upload limit is reached; all clients are the one local user,
 so the limit is raised by default to load the server rather than the limiter). It prints requests per second and
 latency percentiles per kind, and exits 1 if the check fails.
+
+With ``--reindex-after``, a ``findimage reindex`` (into the same model: every image
+re-embedded into a new vector space) is asked for that many seconds into the load. The
+latencies are then also shown before, during and after it, and the check reads the space
+search uses at the end.
 
 The model has random weights (saved once in the work dir): speed is the same as with
 trained ones, and nothing is downloaded.
@@ -44,6 +49,7 @@ from core.db import create_db_engine, session_scope
 from core.models import Image, ImageStatus
 from core.queue import EmbeddedValkey
 from core.runtime import Runtime
+from core.spaces import active_space, start_reindex
 from core.vectors import open_vector_store
 
 WORDS = ["a red car", "mountains at dawn", "a cat on a sofa", "the team offsite", "a whiteboard", "a chart", "beach"]
@@ -53,17 +59,21 @@ BY_DESIGN = {("upload-broken", 400), ("upload", 429), ("upload-duplicate", 429),
 @dataclass
 class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    started: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    """Wall-clock start of each request, beside its latency (to split them by phase)."""
     statuses: Counter = field(default_factory=Counter)
     accepted: set[int] = field(default_factory=set)
     """Ids of the images the server said it took (new or duplicate)."""
 
     def add(self, kind: str, response: httpx.Response, seconds: float) -> None:
         self.latencies[kind].append(seconds)
+        self.started[kind].append(time.time() - seconds)
         self.statuses[(kind, response.status_code)] += 1
 
     def merge(self, other: "Tally") -> None:
         for kind, values in other.latencies.items():
             self.latencies[kind] += values
+            self.started[kind] += other.started[kind]
         self.statuses.update(other.statuses)
         self.accepted |= other.accepted
 
@@ -135,8 +145,9 @@ def check(settings: Settings, dim: int, tally: Tally) -> list[str]:
     engine = create_db_engine(settings)
     with session_scope(engine) as session:
         rows = {image.id: image.status for image in session.exec(select(Image))}
+        collection = active_space(session, settings).collection
     engine.dispose()
-    vectors = open_vector_store(settings)
+    vectors = open_vector_store(settings, collection)
     vectors.ensure_collection(dim)
     stored = {point.id for point in vectors.retrieve(list(rows))} if rows else set()
     count = vectors.count()
@@ -172,6 +183,45 @@ def report(tally: Tally, seconds: float, drain: float, model: str, clients: str)
     print(f"images accepted: {len(tally.accepted)}")
 
 
+@dataclass
+class Reindex:
+    """A reindex asked for ``after`` seconds into the load; when it started and switched."""
+
+    after: float
+    asked: float | None = None
+    switched: float | None = None
+    images: int = 0
+
+    def run(self, runtime: Runtime, stop: threading.Event) -> None:
+        if stop.wait(self.after):
+            return
+        with runtime.session() as session:
+            clip = runtime.settings.clip
+            space = start_reindex(session, runtime.settings, clip.model, clip.pretrained)
+        self.asked, self.images = time.time(), space.total
+        while not stop.wait(0.2):
+            if runtime.space.id == space.id:
+                self.switched = time.time()
+                return
+
+    def report(self, tally: Tally) -> None:
+        if self.asked is None:
+            return print("\nreindex: the load ended before it was asked for")
+        end = self.switched or float("inf")
+        took = f"switched after {self.switched - self.asked:.1f} s" if self.switched else "not switched when the load ended"
+        print(f"\nreindex of {self.images} images asked for {self.after:.0f} s in; {took}")
+        print(f"{'kind':10} {'phase':7} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8}  statuses >= 400")
+        for kind in ("search", "similar", "feed"):
+            started, seconds = np.asarray(tally.started[kind]), np.asarray(tally.latencies[kind]) * 1000
+            phases = {"before": started < self.asked, "during": (started >= self.asked) & (started < end), "after": started >= end}
+            for phase, chosen in phases.items():
+                if chosen.any():
+                    print(f"{kind:10} {phase:7} {chosen.sum():8} {np.percentile(seconds[chosen], 50):8.1f} "
+                          f"{np.percentile(seconds[chosen], 95):8.1f}")
+        failed = {f"{kind} {status}": n for (kind, status), n in tally.statuses.items() if kind in ("search", "similar", "feed") and status >= 400}
+        print(f"search, similar and feed answers >= 400 over the whole run: {failed or 'none'}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60)
@@ -182,6 +232,7 @@ def main() -> int:
         "--uploads-per-minute", type=int, default=1_000_000, help="the per-user limit (all clients are one user)"
     )
     parser.add_argument("--drain-timeout", type=float, default=600, help="most seconds to wait for indexing after")
+    parser.add_argument("--reindex-after", type=float, help="ask for a reindex this many seconds into the load")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     args = parser.parse_args()
 
@@ -201,7 +252,10 @@ def main() -> int:
         runtime = Runtime.open(settings)
         dim = runtime.embedder.dim
         server, thread, base = serve(settings, runtime)
-        tally = Tally()
+        tally, stop = Tally(), threading.Event()
+        reindex = Reindex(args.reindex_after) if args.reindex_after is not None else None
+        if reindex:
+            threading.Thread(target=reindex.run, args=(runtime, stop), daemon=True).start()
         try:
             print(f"Load for {args.seconds:.0f} s on {base} ...", flush=True)
             started = time.monotonic()
@@ -213,11 +267,14 @@ def main() -> int:
             seconds = time.monotonic() - started
             drain = wait_for_drain(runtime, args.drain_timeout)
         finally:
+            stop.set()
             server.should_exit = True
             thread.join()
             runtime.close()
         clients = f"{args.uploaders} upload + {args.searchers} search clients"
         report(tally, seconds, drain, f"{args.model} on {runtime.embedder.name}", clients)
+        if reindex:
+            reindex.report(tally)
         problems = check(settings, dim, tally)
     for problem in problems:
         print(f"FAIL: {problem}")

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from core.clip import Embedder, open_embedder
 from core.config import Settings
 from core.db import create_db_engine, session_scope
+from core.errors import FindImageError
 from core.models import SpaceState, VectorSpace
 from core.queue import EmbeddedValkey, connect_redis
 from core.spaces import active_space, current_spaces, is_droppable
@@ -85,6 +86,10 @@ class Runtime:
                     active.model, active.pretrained, settings.clip.model, settings.clip.pretrained,
                 )
             runtime.space = runtime._open_space(active)
+            try:
+                runtime.refresh_spaces()  # a reindex under way: write to its space too
+            except FindImageError as exc:
+                log.warning("Cannot open the vector space being built: %s", exc.message)
         except BaseException:
             _close_all(closers)
             raise
@@ -123,9 +128,15 @@ class Runtime:
             active = next((r for r in rows.values() if r.state == SpaceState.active), None)
             building = next((r for r in rows.values() if r.state == SpaceState.building), None)
             known = {space.id: space for space in self.spaces()}
-            opened = {
-                row.id: self._open_space(row) for row in (building, active) if row is not None and row.id not in known
-            }
+            opened = {}
+            try:
+                for row in (building, active):
+                    if row is not None and row.id not in known:
+                        opened[row.id] = self._open_space(row)
+            except BaseException:
+                for space in opened.values():
+                    space.vectors.close()
+                raise
             with self._lock:
                 if building is not None:
                     self.building = known.get(building.id) or opened[building.id]

@@ -4,13 +4,16 @@ takes it in like any upload, with its channel, message and uploader recorded.
 
 A file is queued once however often Slack tells of it (a ``message`` with a
 ``file_share`` and a ``file_shared`` event both do, and Slack retries events): a Redis key
-per file says it was queued, and the job checks the database before downloading.
+per file says it was queued, and the job checks the database before downloading. A job
+that runs out of retries (Slack down for minutes) removes the mark, so Slack's next event
+for the file queues it afresh.
 """
 
 import logging
 
 import redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
+from rq.job import Job
 from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
@@ -26,6 +29,7 @@ from worker.queue import ingest_queue
 log = logging.getLogger(__name__)
 
 SLACK_FILE_JOB = "worker.slack_files.ingest_slack_file"
+FAILURE_CALLBACK = "worker.slack_files.on_slack_file_failure"
 QUEUED_FOR = 7 * 86400
 """Seconds a file's "already queued" mark lasts (Slack retries for minutes, not days)."""
 
@@ -33,7 +37,7 @@ QUEUED_FOR = 7 * 86400
 def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context: str | None) -> bool:
     """Queue the file for download and indexing; False when it was queued before.
     ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's)."""
-    mark = f"findimage:slack:file:{team}:{file_id}"
+    mark = _mark(team, file_id)
     try:
         if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):
             return False
@@ -44,6 +48,7 @@ def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **
             job_id=f"slack-{team}-{file_id}",
             job_timeout=settings.job_timeout,
             retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
+            on_failure=Callback(FAILURE_CALLBACK),
             result_ttl=3600,
             failure_ttl=7 * 24 * 3600,
         )
@@ -107,6 +112,18 @@ def ingest_slack_file(
         log.warning("Slack file %s (%s) is not taken in: %s", file_id, file.get("name"), exc.message)
         return "rejected"
     return "queued"
+
+
+def on_slack_file_failure(job: Job, connection, exc_type, exc_value, traceback) -> None:
+    """RQ failure callback: after the last retry, forget that the file was queued."""
+    if job.should_retry:
+        return
+    connection.delete(_mark(job.kwargs["team"], job.kwargs["file_id"]))
+    log.warning("Slack file %s was not taken in (%s); Slack's next event for it will try again", job.kwargs["file_id"], exc_value)
+
+
+def _mark(team: str, file_id: str) -> str:
+    return f"findimage:slack:file:{team}:{file_id}"
 
 
 def _shares(file: dict) -> dict[str, tuple[bool, str | None]]:

@@ -110,6 +110,24 @@ def test_a_429_storm_outlasting_the_clients_retries_is_ridden_out_by_the_job_ret
     assert [i.id for i in slack_images(bot_runtime)] == [image.id] and image.attempts == 0
 
 
+def test_a_file_whose_job_runs_out_of_retries_is_taken_at_slacks_next_event(bot, slack, bot_runtime):
+    """A storm outlasting every retry (2 here): the file is not lost for good; the next
+    event Slack sends about it (a new share, an edit) queues it again."""
+    slack.add_file("F11", distinct_jpeg(11))
+    slack.rate_limited["files.info"] = 12  # three runs of four 429s
+    shared = {"type": "file_shared", "file_id": "F11", "user_id": "U1", "channel_id": "C1"}
+    event(bot, shared, event_id="Ev-first")
+    mark = "findimage:slack:file:T1:F11"
+    slack.wait_for(lambda: len(slack.called("files.info")) == 12, what="every retry")
+    deadline = time.monotonic() + 30
+    while bot_runtime.redis.exists(mark):
+        assert time.monotonic() < deadline, "the failed job kept the file's queued mark"
+        time.sleep(0.05)
+    assert slack_images(bot_runtime) == []
+    event(bot, shared, event_id="Ev-later")
+    indexed_slack_image(bot_runtime)
+
+
 def test_reactions_like_and_unlike_and_a_replayed_event_counts_once(bot, slack, bot_runtime):
     file = slack.add_file("F7", distinct_jpeg(7))
     event(bot, file_share(file))
