@@ -16,16 +16,14 @@ same as with trained weights, and nothing is downloaded.
 import argparse
 import io
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 
 import httpx
-import uvicorn
 from PIL import Image
-from shared import DEFAULT_WORK_DIR, random_model, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, random_model, serve, synthetic_jpegs
 from sqlmodel import func, select
 
 from api.main import create_app
@@ -59,13 +57,8 @@ def upload(url: str, data: bytes) -> None:
 def end_to_end_rates(settings: Settings, embedder: Embedder, jpegs: list[bytes], clients: int) -> tuple[float, float]:
     """(uploads accepted per second, images indexed per second), from the first upload."""
     runtime = Runtime.open(settings, embedder=embedder)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}/api/images"
+    server, thread, base = serve(create_app(settings, runtime=runtime))
+    url = f"{base}/api/images"
 
     try:
         started = time.perf_counter()

@@ -39,8 +39,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
-from shared import DEFAULT_WORK_DIR, random_model, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, random_model, serve, synthetic_jpegs
 from sqlmodel import select
 
 from api.main import create_app
@@ -117,16 +116,6 @@ def searcher(base: str, seconds: float, seed: int) -> Tally:
                 timed_request(client, tally, "similar", "GET", f"/api/images/{image_id}/similar")
             timed_request(client, tally, "feed", "GET", "/api/feed")
     return tally
-
-
-def serve(settings: Settings, runtime: Runtime) -> tuple[uvicorn.Server, threading.Thread, str]:
-    config = uvicorn.Config(create_app(settings, runtime=runtime), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
 
 
 def wait_for_drain(runtime: Runtime, timeout: float) -> float:
@@ -251,7 +240,7 @@ def main() -> int:
         )
         runtime = Runtime.open(settings)
         dim = runtime.embedder.dim
-        server, thread, base = serve(settings, runtime)
+        server, thread, base = serve(create_app(settings, runtime=runtime))
         tally, stop = Tally(), threading.Event()
         reindex = Reindex(args.reindex_after) if args.reindex_after is not None else None
         if reindex:

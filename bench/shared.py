@@ -1,11 +1,15 @@
 """What the benchmarks share: a random-weight model saved (and exported) once per work
-dir, and photo-like synthetic JPEGs. Random weights run exactly as fast as trained ones."""
+dir, photo-like synthetic JPEGs, and the app served on a loopback port. Random weights
+run exactly as fast as trained ones."""
 
 import io
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import uvicorn
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +49,14 @@ def synthetic_jpegs(n: int, size=(1280, 960), seed=0) -> list[bytes]:
 
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:7.1f}"
+
+
+def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Run the ASGI ``app`` with uvicorn on a free loopback port, in a thread: the server
+    (set ``should_exit`` to stop it), its thread and its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"

@@ -14,15 +14,13 @@ import argparse
 import multiprocessing
 import statistics
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-import uvicorn
-from shared import ROOT, random_model
+from shared import ROOT, random_model, serve
 from slack_sdk.signature import SignatureVerifier
 
 from api.main import create_app
@@ -49,13 +47,8 @@ def main() -> None:
             clip=ClipSettings(model=random_model(args.model, args.work_dir)),
             slack=SlackSettings(bot_token=slack.bot_token, signing_secret=SECRET, api_url=f"{slack.url}/api/"),
         )
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}/slack/events"
+        server, thread, base = serve(create_app(settings))
+        url = f"{base}/slack/events"
         _command(url, slack.url, 0)  # warm: loads the model, checks the token
         slack.wait_for_responses(1, timeout=120)
         slack.responses.clear()

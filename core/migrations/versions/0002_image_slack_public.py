@@ -4,7 +4,7 @@
 Slack images added before it have none, so they count as private to their channel
 (``core.access``): nobody sees more than before. Their vectors were written without the
 ``audience`` payload, which search filters on, so they are found by no one until indexed
-again.
+again: ``findimage reindex`` (with the same model) writes every payload afresh.
 
 Revision ID: 0002
 Revises: 0001
