@@ -228,6 +228,9 @@ class VectorSpace(SQLModel, table=True):
     state: SpaceState = Field(index=True)
     cursor: int = 0
     """Building: images with ids up to this one are in it."""
+    last_image_id: int = 0
+    """Building: the newest image when the reindex began. Re-embedding stops there: ingest
+    writes newer ones to both spaces (and the end checks that none is missing)."""
     done: int = 0
     total: int = 0
     """Building: images written so far, of about this many."""

@@ -59,6 +59,7 @@ class Runtime:
     _refresh_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     """One refresh or drop at a time (opening a model takes a while: not under ``_lock``)."""
     _closers: list = field(default_factory=list, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> "Runtime":
@@ -123,6 +124,8 @@ class Runtime:
         the ones dropped. Raises ``ServiceUnavailable`` (the database, a store) or
         ``ModelUnavailable``, and then changes nothing it has not finished."""
         with self._refresh_lock:
+            if self._closed:
+                return
             with self.session() as session:
                 rows = {row.id: row for row in current_spaces(session)}
             active = next((r for r in rows.values() if r.state == SpaceState.active), None)
@@ -157,6 +160,8 @@ class Runtime:
         """Drop the collections of spaces retired a while ago or failed, and their records;
         returns their ids."""
         with self._refresh_lock:
+            if self._closed:
+                return []
             with self.session() as session:
                 rows = [row for row in current_spaces(session) if is_droppable(row)]
             for row in rows:
@@ -173,10 +178,12 @@ class Runtime:
             return [row.id for row in rows]
 
     def close(self) -> None:
-        for space in self.spaces():
-            space.vectors.close()
-        _close_all(self._closers)
-        self._closers.clear()
+        with self._refresh_lock:  # a refresh under way finishes first, and none starts after
+            self._closed = True
+            for space in self.spaces():
+                space.vectors.close()
+            _close_all(self._closers)
+            self._closers.clear()
 
     def _open_space(self, row: VectorSpace) -> Space:
         embedder = self._embedders.get((row.model, row.pretrained))

@@ -72,6 +72,7 @@ def start_reindex(session: Session, settings: Settings, model: str, pretrained: 
         model=model, pretrained=pretrained, collection=f"pending-{utcnow().timestamp()}", state=SpaceState.building
     )
     space.total = session.exec(select(func.count()).select_from(Image).where(Image.status == ImageStatus.indexed)).one()
+    space.last_image_id = session.exec(select(func.max(Image.id))).one() or 0
     session.add(space)
     session.flush()
     space.collection = f"{settings.collection}-{space.id}"

@@ -3,8 +3,9 @@
 The command only records a ``building`` space (``core.spaces``). A ``SpaceWatcher``,
 running in every serving and worker process, notices it and queues the first step.
 
-Each step is an RQ job on the ingest queue that re-embeds ``CHUNK`` indexed images, by
-ascending id from the space's cursor, then queues the next. Ingest jobs queued meanwhile
+Each step is an RQ job on the ingest queue that re-embeds a few batches of indexed
+images, by ascending id from the space's cursor up to the newest image when the reindex
+began, then queues the next. Ingest jobs queued meanwhile
 therefore run in between, so uploads are not held up. A killed worker loses one step at
 most: the step is retried, and were its job lost, the watcher queues it again once the
 space has made no progress for ``STALLED_AFTER`` seconds. Two steps that race are settled
@@ -51,8 +52,9 @@ def reindex_step(space_id: int) -> str:
         return "stopped"  # switched already, cancelled or dropped
     chunk = runtime.settings.worker.batch_size * runtime.settings.worker.batches_per_job
     with runtime.session() as session:
-        cursor = session.get(VectorSpace, space_id).cursor
-        ids = _indexed_ids(session, after=cursor, limit=chunk)
+        row = session.get(VectorSpace, space_id)
+        cursor = row.cursor
+        ids = _indexed_ids(session, after=cursor, limit=chunk, until=row.last_image_id)
     if not ids:
         return _finish(runtime, space)
     written = _reembed(runtime, space, ids)
@@ -163,6 +165,8 @@ def _missing(runtime: Runtime, space: Space) -> list[int]:
         after = ids[-1]
 
 
-def _indexed_ids(session, after: int, limit: int) -> list[int]:
+def _indexed_ids(session, after: int, limit: int, until: int | None = None) -> list[int]:
     query = select(Image.id).where(Image.status == ImageStatus.indexed, col(Image.id) > after)
+    if until is not None:
+        query = query.where(col(Image.id) <= until)
     return list(session.exec(query.order_by(col(Image.id)).limit(limit)).all())

@@ -39,6 +39,11 @@ class _ThreadWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         pass
 
+    def stop_after_current_job(self) -> None:
+        """What RQ's warm shutdown sets, without its signal handling: the work loop ends
+        before it takes another job."""
+        self._stop_requested = True
+
 
 class EmbeddedWorker:
     """The ingest worker as a background thread of the process that owns the embedded
@@ -48,6 +53,7 @@ class EmbeddedWorker:
         self.runtime = runtime
         self.poll_interval = poll_interval
         self._stop = threading.Event()
+        self._worker: _ThreadWorker | None = None
         self._thread = threading.Thread(target=self._run, name="findimage-worker", daemon=True)
 
     def start(self) -> "EmbeddedWorker":
@@ -55,11 +61,15 @@ class EmbeddedWorker:
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
+        """Stop once the job under way is done (a burst may hold many more: uploads keep
+        coming, a reindex queues step after step)."""
         self._stop.set()
+        if self._worker is not None:
+            self._worker.stop_after_current_job()
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        worker = _ThreadWorker(
+        worker = self._worker = _ThreadWorker(
             [ingest_queue(self.runtime)], connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL
         )
         idle_since, index_pending = time.monotonic(), False

@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('collection', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('state', sa.Enum('building', 'active', 'retired', 'failed', name='spacestate'), nullable=False),
     sa.Column('cursor', sa.Integer(), nullable=False),
+    sa.Column('last_image_id', sa.Integer(), nullable=False),
     sa.Column('done', sa.Integer(), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
