@@ -193,11 +193,22 @@ class Reindex:
                 self.switched = time.time()
                 return
 
-    def report(self, tally: Tally) -> None:
+    def wait(self, timeout: float) -> None:
+        """Until it has switched (the load is over by now), or ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.asked is not None and self.switched is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def report(self, tally: Tally, load_ended: float) -> None:
         if self.asked is None:
             return print("\nreindex: the load ended before it was asked for")
         end = self.switched or float("inf")
-        took = f"switched after {self.switched - self.asked:.1f} s" if self.switched else "not switched when the load ended"
+        took = (
+            f"switched {self.switched - self.asked:.1f} s after it was asked for "
+            f"({'during the load' if self.switched <= load_ended else f'{self.switched - load_ended:.1f} s after the load'})"
+            if self.switched
+            else "not switched"
+        )
         print(f"\nreindex of {self.images} images asked for {self.after:.0f} s in; {took}")
         print(f"{'kind':10} {'phase':7} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8}  statuses >= 400")
         for kind in ("search", "similar", "feed"):
@@ -253,8 +264,10 @@ def main() -> int:
                 futures += [pool.submit(searcher, base, args.seconds, 100 + n) for n in range(args.searchers)]
                 for future in futures:
                     tally.merge(future.result())
-            seconds = time.monotonic() - started
+            seconds, load_ended = time.monotonic() - started, time.time()
             drain = wait_for_drain(runtime, args.drain_timeout)
+            if reindex:
+                reindex.wait(args.drain_timeout)
         finally:
             stop.set()
             server.should_exit = True
@@ -263,7 +276,7 @@ def main() -> int:
         clients = f"{args.uploaders} upload + {args.searchers} search clients"
         report(tally, seconds, drain, f"{args.model} on {runtime.embedder.name}", clients)
         if reindex:
-            reindex.report(tally)
+            reindex.report(tally, load_ended)
         problems = check(settings, dim, tally)
     for problem in problems:
         print(f"FAIL: {problem}")

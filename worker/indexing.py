@@ -37,7 +37,7 @@ class BatchResult:
 class _Prepared:
     image: Image
     pixels: dict[int, np.ndarray]
-    """The model input, per vector space."""
+    """The model input, per model (``id`` of the embedder)."""
     thumbnail: bytes
 
 
@@ -103,7 +103,8 @@ def _prepare(runtime: Runtime, image: Image, spaces: list[Space]) -> _Prepared:
     data = runtime.files.read_original(image.sha256)
     with timed("decode"):
         decoded = decode_for_index(data, max(s.embedder.image_size for s in spaces), runtime.settings.limits)
-        pixels = {s.id: s.embedder.preprocess(decoded.pixels) for s in spaces}
+        by_model = {id(s.embedder): s.embedder for s in spaces}  # a reindex may keep the model
+        pixels = {key: embedder.preprocess(decoded.pixels) for key, embedder in by_model.items()}
     return _Prepared(image, pixels, decoded.thumbnail)
 
 
@@ -113,10 +114,16 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[Space], new
     if not prepared:
         return
     captioned = [p.image for p in prepared if p.image.caption]
+    embedded = {}
     for space in spaces:
-        with timed("embed"):
-            vectors = space.embedder.embed_pixels(np.stack([p.pixels[space.id] for p in prepared]))
-            captions = space.embedder.embed_texts([i.caption for i in captioned])
+        model = id(space.embedder)
+        if model not in embedded:
+            with timed("embed"):
+                embedded[model] = (
+                    space.embedder.embed_pixels(np.stack([p.pixels[model] for p in prepared])),
+                    space.embedder.embed_texts([i.caption for i in captioned]),
+                )
+        vectors, captions = embedded[model]
         with timed("upsert"):
             space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions))))
     if new:
