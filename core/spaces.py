@@ -84,9 +84,15 @@ def cancel_reindex(session: Session) -> VectorSpace | None:
     """Stop the running reindex (its vectors are dropped); the active space stays."""
     space = building_space(session)
     if space is not None:
-        space.state, space.error, space.switched_at = SpaceState.failed, "cancelled", utcnow()
-        session.commit()
+        fail_reindex(session, space, "cancelled")
     return space
+
+
+def fail_reindex(session: Session, space: VectorSpace, error: str) -> None:
+    """Give up on a building space (dropped later); the active space stays."""
+    if space.state == SpaceState.building:
+        space.state, space.error, space.switched_at = SpaceState.failed, error, utcnow()
+        session.commit()
 
 
 def advance(session: Session, space_id: int, cursor: int, new_cursor: int, written: int) -> bool:

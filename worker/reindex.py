@@ -27,9 +27,9 @@ from rq.job import Job
 from sqlmodel import col, select
 
 from core.errors import FindImageError
-from core.models import Image, ImageStatus, SpaceState, VectorSpace, utcnow
+from core.models import Image, ImageStatus, VectorSpace, utcnow
 from core.runtime import Runtime, Space
-from core.spaces import advance, building_space, is_stalled, switch_to
+from core.spaces import advance, building_space, fail_reindex, is_stalled, switch_to
 from recommender.signals import convert_tastes
 from worker.context import current_runtime
 from worker.indexing import reembed_images
@@ -72,9 +72,8 @@ def on_step_failure(job: Job, connection, exc_type, exc_value, traceback) -> Non
     runtime = current_runtime()
     with runtime.session() as session:
         space = session.get(VectorSpace, job.args[0])
-        if space is not None and space.state == SpaceState.building:
-            space.state, space.error, space.switched_at = SpaceState.failed, f"{exc_type.__name__}: {exc_value}", utcnow()
-            session.commit()
+        if space is not None:
+            fail_reindex(session, space, f"{exc_type.__name__}: {exc_value}")
     log.error("Reindex into vector space %s failed: %s", job.args[0], exc_value)
 
 
