@@ -8,7 +8,10 @@ TORCH_PIP_ARGS ?=
 # The database tests also run on PostgreSQL when this points at one (empty: SQLite only).
 FINDIMAGE_TEST_DATABASE_URL ?=
 
-.PHONY: install run test lint bench bench-inference tiny-model screenshots clean
+# The browser tests drive Debian's Chromium (a test tool's own browser download needs the internet).
+CHROMIUM ?= $(or $(FINDIMAGE_CHROMIUM),/usr/bin/chromium)
+
+.PHONY: install run test lint browser bench bench-inference tiny-model screenshots clean
 
 install: $(VENV)/.installed
 
@@ -26,8 +29,20 @@ lint: install
 	$(BIN)/ruff check --quiet .
 	$(BIN)/lint-imports
 
-test: lint
-	FINDIMAGE_TEST_DATABASE_URL=$(FINDIMAGE_TEST_DATABASE_URL) $(BIN)/python -m pytest
+# Installs Chromium from the system's packages where it can (as root, or with sudo), else stops
+# here, once, saying the one command to run.
+browser:
+	@[ -x "$(CHROMIUM)" ] || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && echo sudo; } || echo none); \
+	  if [ "$$sudo" = none ] || ! command -v apt-get >/dev/null; then \
+	    echo "The browser tests need Chromium at $(CHROMIUM). Install it with: sudo apt-get install chromium" \
+	         "(or point FINDIMAGE_CHROMIUM at one), then run make test again." >&2; exit 1; fi; \
+	  echo "Installing Debian's chromium for the browser tests ..."; \
+	  $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; }; }
+
+test: lint browser
+	FINDIMAGE_CHROMIUM=$(CHROMIUM) FINDIMAGE_TEST_DATABASE_URL=$(FINDIMAGE_TEST_DATABASE_URL) $(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/ingest.py

@@ -7,6 +7,7 @@ that reads the environment; everything else receives a ``Settings``.
 from functools import cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -150,6 +151,11 @@ class Settings(BaseSettings):
     ``findimage serve`` refuses to bind a non-loopback address without login."""
     cors_origins: list[str] = []
     """Other web origins allowed to call the API from a browser (default none: same origin)."""
+    allowed_hosts: list[str] = []
+    """Host names findimage answers to besides loopback names, the bound address and the host
+    of ``public_base_url`` (a name behind a proxy, say); ``*`` turns the check off. Requests
+    for any other ``Host`` are refused (400), so a page on a domain that resolves to this
+    machine cannot read the API (DNS rebinding)."""
     secret_key: SecretStr | None = None
     """Signs session cookies; default a random key kept in ``<data_dir>/secret_key``."""
     public_base_url: str | None = None
@@ -178,6 +184,14 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def served_hosts(self) -> frozenset[str]:
+        """The host names (lower case, no port) requests may name in ``Host``."""
+        names = {"localhost", "127.0.0.1", "::1", self.host, *self.allowed_hosts}
+        if self.public_base_url:
+            names.add(urlsplit(self.public_base_url).hostname or "")
+        return frozenset(name.lower().strip("[]") for name in names if name not in ("", "0.0.0.0", "::"))
 
     @property
     def files_dir(self) -> Path:

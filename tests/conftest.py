@@ -21,6 +21,24 @@ from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 
 
+KEPT_ENVIRONMENT = {"FINDIMAGE_TEST_DATABASE_URL", "FINDIMAGE_TEST_ARTIFACTS", "FINDIMAGE_CHROMIUM", "FINDIMAGE_SCREENSHOTS"}
+"""The test suite's own variables; every other ``FINDIMAGE_*`` is the developer's."""
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path_factory):
+    """Tests see none of the developer's settings: no exported ``FINDIMAGE_*`` variable and
+    no ``.env`` file (Settings reads one from the working directory, and so do the
+    processes the tests start, which inherit it)."""
+    for name in list(os.environ):
+        if name.startswith("FINDIMAGE_") and name not in KEPT_ENVIRONMENT:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def valkey_url(tmp_path_factory) -> Iterator[str]:
     with EmbeddedValkey(tmp_path_factory.mktemp("valkey")) as url:
@@ -67,6 +85,7 @@ def settings(tmp_path, valkey_url, tiny_model, models_dir) -> Settings:
         models_dir=models_dir,
         clip=ClipSettings(model=tiny_model),
         worker=WorkerSettings(batch_size=8, max_retries=2, retry_intervals=[0], index_when_idle_for=0),
+        allowed_hosts=["testserver"],  # the Host Starlette's TestClient sends
     )
 
 

@@ -116,3 +116,60 @@ def test_uploads_are_rate_limited_per_user(settings, monkeypatch):
         assert send(bob, 5, 6, 7).status_code == 202  # bob has a limit of his own
         with runtime.session() as session:
             assert len(session.exec(select(Image)).all()) == 6  # nothing of the refused upload was kept
+
+
+# What Chromium sends with a page's fetch or form post to another site.
+CROSS_SITE = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors",
+              "Sec-Fetch-Dest": "empty"}
+
+
+def test_a_request_for_another_host_is_refused(settings):
+    served = settings.model_copy(update={"public_base_url": "https://findimage.example.com"})
+    with TestClient(create_app(served), client=LOOPBACK) as client:
+        rebound = client.get("/api/me/history", headers={"Host": "evil.example:8000"})
+        assert rebound.status_code == 400 and rebound.json()["error"]["code"] == "invalid_host"
+        assert "content-security-policy" in rebound.headers
+        assert client.get("/", headers={"Host": "evil.example"}).status_code == 400
+        for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "findimage.example.com", "LOCALHOST"):
+            assert client.get("/api/me/history", headers={"Host": host}).status_code == 200, host
+        for path in ("/healthz", "/readyz", "/metrics"):  # probes and scrapers name the machine as they like
+            assert client.get(path, headers={"Host": "10.0.0.7:8000"}).status_code == 200, path
+    with TestClient(create_app(served.model_copy(update={"allowed_hosts": ["*"]})), client=LOOPBACK) as client:
+        assert client.get("/api/me", headers={"Host": "anything.example"}).status_code == 200
+
+
+@pytest.mark.parametrize("login", [False, True], ids=["login-free", "login"])
+def test_another_site_cannot_change_anything(settings, login):
+    with TestClient(create_app(settings.model_copy(update={"login_required": login})), client=LOOPBACK) as client:
+        runtime = client.app.state.runtime
+        as_ana = bearer(runtime, "ana") if login else {}
+        files = {"files": ("p.jpg", distinct_jpeg(1), "image/jpeg")}
+        for fetch_site in ("cross-site", "same-site"):  # same-site: another port or subdomain
+            refused = client.post("/api/images", files=files, headers={**CROSS_SITE, "Sec-Fetch-Site": fetch_site, **as_ana})
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "cross_site_request"
+        # An older browser sends only Origin.
+        assert client.post("/api/images", files=files, headers={"Origin": "http://127.0.0.1:9999", **as_ana}).status_code == 403
+        with runtime.session() as session:
+            assert session.exec(select(Image)).all() == []  # nothing was kept
+        own = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", **as_ana}
+        uploaded = client.post("/api/images", files=files, headers=own)
+        assert uploaded.status_code == 202
+        image_id = uploaded.json()["images"][0]["id"]
+        wait_for_status(runtime, [image_id])
+        for method in ("PUT", "DELETE"):
+            answer = client.request(method, f"/api/images/{image_id}/like", headers={**CROSS_SITE, **as_ana})
+            assert answer.status_code == 403, method
+        assert client.delete(f"/api/images/{image_id}", headers={**CROSS_SITE, **as_ana}).status_code == 403
+        assert client.get(f"/api/images/{image_id}", headers={**CROSS_SITE, **as_ana}).status_code == 200  # reads: CORS decides
+        assert client.put(f"/api/images/{image_id}/like", headers=as_ana).json()["liked"]  # curl, the CLI: no such headers
+        assert client.put(f"/api/images/{image_id}/like", headers={"Sec-Fetch-Site": "none", **as_ana}).status_code == 200
+
+
+def test_a_configured_origin_may_post(settings):
+    configured = settings.model_copy(update={"cors_origins": ["https://intranet.example"]})
+    with TestClient(create_app(configured), client=LOOPBACK) as client:
+        files = {"files": ("p.jpg", distinct_jpeg(2), "image/jpeg")}
+        allowed = client.post("/api/images", files=files, headers={**CROSS_SITE, "Origin": "https://intranet.example"})
+        assert allowed.status_code == 202
+        assert allowed.headers["access-control-allow-origin"] == "https://intranet.example"
+        assert client.post("/api/images", files=files, headers=CROSS_SITE).status_code == 403

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from api.main import create_app
 
 CHROMIUM = os.environ.get("FINDIMAGE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("FINDIMAGE_TEST_ARTIFACTS", "test-artifacts")) / "web"
+ARTIFACTS = Path(os.environ.get("FINDIMAGE_TEST_ARTIFACTS", "test-artifacts")).resolve() / "web"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 

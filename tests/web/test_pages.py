@@ -14,7 +14,7 @@ from core.models import TokenKind
 from tests.factories import distinct_jpeg
 from tests.web.conftest import DESKTOP, PHONE, SHAPES, LiveServer
 
-SCREENSHOTS = os.environ.get("FINDIMAGE_SCREENSHOTS")
+SCREENSHOTS = os.environ.get("FINDIMAGE_SCREENSHOTS") and Path(os.environ["FINDIMAGE_SCREENSHOTS"]).resolve()
 """Where to also save the views' screenshots under stable names (the README's)."""
 
 
