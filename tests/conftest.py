@@ -20,7 +20,6 @@ from core.config import TINY_TEST_MODEL, ClipSettings, Settings, WorkerSettings,
 from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 
-
 KEPT_ENVIRONMENT = {"FINDIMAGE_TEST_DATABASE_URL", "FINDIMAGE_TEST_ARTIFACTS", "FINDIMAGE_CHROMIUM", "FINDIMAGE_SCREENSHOTS"}
 """The test suite's own variables; every other ``FINDIMAGE_*`` is the developer's."""
 
