@@ -21,6 +21,8 @@ from core.errors import ServiceUnavailable
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x66696E64
 """PostgreSQL advisory lock id held while migrating: replicas starting together wait."""
+USER_LOCKS = 0x75736572
+"""PostgreSQL advisory lock space of the per-user locks (the second key is the user id)."""
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -89,6 +91,30 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             yield session
     except OperationalError as exc:
         raise ServiceUnavailable(f"The database is unavailable: {exc.orig}") from exc
+
+
+@contextmanager
+def user_lock(session: Session, user_id: int) -> Iterator[None]:
+    """A transaction holding ``user_id``'s lock, committed when the block ends (rolled back
+    if it raises): what one person does is applied one change at a time, across threads
+    and processes. What the session held before is committed first, since the lock must
+    come first in its transaction.
+
+    PostgreSQL: a transaction-scoped advisory lock on the user. SQLite allows one writer at
+    a time anyway: the transaction takes the write lock before it reads (``BEGIN
+    IMMEDIATE``), so what it reads is what the last writer left."""
+    session.commit()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:space, :user)"), {"space": USER_LOCKS, "user": user_id})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def upsert_for(session: Session):

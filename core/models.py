@@ -195,7 +195,7 @@ class Signal(SQLModel, table=True):
 
 class Taste(SQLModel, table=True):
     """A user's interests as of ``at``: per interest, the decayed weighted sum of its
-    signals' vectors. Updated on each signal; ``version`` guards against lost updates."""
+    signals' vectors. Updated on each signal, one update at a time per user (``core.db.user_lock``)."""
 
     user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
     version: int = 0

@@ -2,9 +2,10 @@
 built from them (the I/O around ``recommender.taste``).
 
 Each signal is stored with its vector, then folded into the user's taste in
-O(interests x dim). Two updates racing for one user are caught by the taste's version
-and settled by rebuilding it from the stored signals, which is exact; so is every unlike
-and forget.
+O(interests x dim). A user's changes are applied one at a time (``core.db.user_lock``,
+across threads and processes), so none is lost when one person searches, clicks and
+likes in two tabs and in Slack at once. Every unlike and forget rebuilds the taste from
+the stored signals, which is exact.
 
 Signals and tastes are kept in one vector space (``core.spaces``). After a reindex
 switches spaces, a user's signals are derived again in the new one, likes and clicks from
@@ -17,11 +18,11 @@ import logging
 import time
 
 import numpy as np
-from sqlalchemy import delete, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
 from core.config import Settings
+from core.db import user_lock
 from core.errors import NotFound
 from core.models import (
     Image,
@@ -39,7 +40,6 @@ from core.vectors import IMAGE
 from recommender import taste as taste_math
 
 log = logging.getLogger(__name__)
-ATTEMPTS = 5
 
 
 def weight_of(kind: SignalKind, settings: Settings) -> float:
@@ -58,48 +58,45 @@ def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None
         session.commit()
         if vector is not None:
             kind = SignalKind.click if event.image_id is not None else SignalKind.search
-            add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
+            with user_lock(session, event.user_id):
+                add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
 
 
 def like(runtime: Runtime, session: Session, user_id: int, image_id: int, source: LikeSource) -> bool:
     """Like an image (idempotent); True if it was not liked before."""
     if session.get(Image, image_id) is None:
         raise NotFound(f"There is no image {image_id}.")
-    if session.get(Like, (user_id, image_id)) is not None:
-        return False
-    session.add(Like(user_id=user_id, image_id=image_id, source=source))
-    try:
-        session.commit()
-    except IntegrityError:  # the same like, a moment earlier
-        session.rollback()
-        return False
     space = runtime.space
     points = space.vectors.retrieve([image_id])
-    if points:
-        add_signal(runtime, session, user_id, SignalKind.like, points[0].vectors[IMAGE], space.id, image_id=image_id)
-    else:
-        log.info("Image %s is not indexed yet: the like is kept but does not feed the taste", image_id)
+    with user_lock(session, user_id):
+        if _liked(session, user_id, image_id):
+            return False
+        session.add(Like(user_id=user_id, image_id=image_id, source=source))
+        if points:
+            add_signal(runtime, session, user_id, SignalKind.like, points[0].vectors[IMAGE], space.id, image_id=image_id)
+        else:
+            log.info("Image %s is not indexed yet: the like is kept but does not feed the taste", image_id)
     return True
 
 
 def unlike(runtime: Runtime, session: Session, user_id: int, image_id: int) -> bool:
     """Take a like back (idempotent), and its part of the taste; True if there was one."""
-    removed = session.execute(delete(Like).where(Like.user_id == user_id, Like.image_id == image_id)).rowcount
-    session.execute(
-        delete(Signal).where(Signal.user_id == user_id, Signal.image_id == image_id, Signal.kind == SignalKind.like)
-    )
-    session.commit()
-    if removed:
-        rebuild_taste(runtime, session, user_id)
+    with user_lock(session, user_id):
+        removed = session.execute(delete(Like).where(Like.user_id == user_id, Like.image_id == image_id)).rowcount
+        if removed:
+            session.execute(
+                delete(Signal).where(Signal.user_id == user_id, Signal.image_id == image_id, Signal.kind == SignalKind.like)
+            )
+            _rebuild(runtime, session, user_id, runtime.space)
     return bool(removed)
 
 
 def forget(session: Session, user_id: int) -> None:
     """Forget everything the user did: searches, clicks, likes, what the feed showed, and
     the taste learned from them."""
-    for table in (SearchEvent, Like, Impression, Signal, Taste):
-        session.execute(delete(table).where(table.user_id == user_id))
-    session.commit()
+    with user_lock(session, user_id):
+        for table in (SearchEvent, Like, Impression, Signal, Taste):
+            session.execute(delete(table).where(table.user_id == user_id))
 
 
 def add_signal(
@@ -113,27 +110,20 @@ def add_signal(
     query: str | None = None,
 ) -> None:
     """Store a signal whose ``vector`` is in vector space ``space_id`` (None: unknown, so it
-    is derived again) and fold it into the taste."""
+    is derived again) and fold it into the taste. Runs inside ``user_lock``."""
     weight = weight_of(kind, runtime.settings)
     row = Signal(user_id=user_id, kind=kind, image_id=image_id, query=query,
                  vector=np.asarray(vector, np.float32).tobytes(), weight=weight, space_id=space_id)
     session.add(row)
-    session.commit()
+    session.flush()
+    stored = _stored_taste(session, user_id)
+    if space_id is None or (stored.state.get("space") if stored else space_id) != space_id:
+        return _rebuild(runtime, session, user_id, runtime.space)  # the taste and this signal are from different spaces
     signal = taste_math.Signal(row.id, np.frombuffer(row.vector, np.float32), weight, as_utc(row.created_at).timestamp())
     params = runtime.settings.taste
-    for _ in range(ATTEMPTS):
-        stored = session.get(Taste, user_id)
-        if space_id is None or (stored.state.get("space") if stored else space_id) != space_id:
-            break  # the taste and this signal are from different spaces: derive again
-        current = to_taste(stored) if stored else taste_math.Taste.empty(len(signal.vector), signal.at)
-        updated = taste_math.update_taste(current, signal, params.half_life, params.max_interests, params.join_above)
-        if _save(session, user_id, updated, stored.version if stored else None, space_id):
-            return
-        session.rollback()
-        session.expire_all()
-    else:
-        log.warning("Taste of user %s kept changing under us; rebuilding it", user_id)
-    rebuild_taste(runtime, session, user_id)
+    current = to_taste(stored) if stored else taste_math.Taste.empty(len(signal.vector), signal.at)
+    _store(session, user_id, taste_math.update_taste(current, signal, params.half_life, params.max_interests,
+                                                      params.join_above), space_id)
 
 
 def rebuild_taste(
@@ -146,29 +136,29 @@ def rebuild_taste(
         if stored is not None and (stored.state.get("space") or 0) > runtime.space.id:
             runtime.refresh_spaces()  # another process has switched already: never go back
         space = runtime.space
+    with user_lock(session, user_id):
+        _rebuild(runtime, session, user_id, space, now)
+
+
+def _rebuild(runtime: Runtime, session: Session, user_id: int, space: Space, now: float | None = None) -> None:
+    """``rebuild_taste`` inside ``user_lock``."""
     _derive_again(session, user_id, space)
+    rows = session.exec(
+        select(Signal).where(Signal.user_id == user_id, Signal.space_id == space.id).order_by(col(Signal.id))
+    ).all()
+    signals = [
+        taste_math.Signal(r.id, np.frombuffer(r.vector, np.float32), r.weight, as_utc(r.created_at).timestamp()) for r in rows
+    ]
     params = runtime.settings.taste
-    for _ in range(ATTEMPTS):
-        rows = session.exec(
-            select(Signal).where(Signal.user_id == user_id, Signal.space_id == space.id).order_by(col(Signal.id))
-        ).all()
-        stored = session.get(Taste, user_id)
-        signals = [
-            taste_math.Signal(r.id, np.frombuffer(r.vector, np.float32), r.weight, as_utc(r.created_at).timestamp()) for r in rows
-        ]
-        at = now if now is not None else time.time()
-        built = taste_math.build_taste(signals, space.embedder.dim, at, params.half_life, params.max_interests, params.join_above)
-        if _save(session, user_id, built, stored.version if stored else None, space.id):
-            return
-        session.rollback()
-        session.expire_all()
-    raise RuntimeError(f"could not store the taste of user {user_id}")
+    at = now if now is not None else time.time()
+    built = taste_math.build_taste(signals, space.embedder.dim, at, params.half_life, params.max_interests, params.join_above)
+    _store(session, user_id, built, space.id)
 
 
 def taste_for(runtime: Runtime, session: Session, user_id: int, space: Space) -> taste_math.Taste | None:
     """The user's taste in ``space``, rebuilt there first if it is from another space;
     None if they have none."""
-    stored = session.get(Taste, user_id)
+    stored = _stored_taste(session, user_id)
     if stored is None:
         return None
     if (stored.state.get("space") or 0) > space.id:
@@ -176,8 +166,7 @@ def taste_for(runtime: Runtime, session: Session, user_id: int, space: Space) ->
         return None
     if stored.state.get("space") != space.id:
         rebuild_taste(runtime, session, user_id, space=space)
-        session.expire_all()
-        stored = session.get(Taste, user_id)
+        stored = _stored_taste(session, user_id)
     return to_taste(stored)
 
 
@@ -212,7 +201,7 @@ def _derive_again(session: Session, user_id: int, space: Space) -> None:
         else:
             signal.vector, signal.space_id = np.asarray(vector, np.float32).tobytes(), space.id
             session.add(signal)
-    session.commit()
+    session.flush()
 
 
 def to_taste(row: Taste) -> taste_math.Taste:
@@ -222,31 +211,25 @@ def to_taste(row: Taste) -> taste_math.Taste:
     return taste_math.Taste(sums, weights, float(row.state["at"]), exemplars)
 
 
-def _save(session: Session, user_id: int, taste: taste_math.Taste, version: int | None, space_id: int) -> bool:
-    """Store ``taste`` (in vector space ``space_id``) if the stored one is still at
-    ``version`` (None: there is none)."""
-    values = {
-        "sums": np.asarray(taste.sums, np.float32).tobytes(),
-        "state": {
-            "dim": taste.sums.shape[1],
-            "at": taste.at,
-            "weights": taste.weights.tolist(),
-            "exemplars": taste.exemplars,
-            "space": space_id,
-        },
-    }
-    try:
-        if version is None:
-            session.add(Taste(user_id=user_id, version=1, **values))
-        else:
-            changed = session.execute(
-                update(Taste)
-                .where(col(Taste.user_id) == user_id, col(Taste.version) == version)
-                .values(version=version + 1, **values)
-            ).rowcount
-            if not changed:
-                return False
-        session.commit()
-    except IntegrityError:
-        return False
-    return True
+def _liked(session: Session, user_id: int, image_id: int) -> bool:
+    return session.exec(select(Like.image_id).where(Like.user_id == user_id, Like.image_id == image_id)).first() is not None
+
+
+def _stored_taste(session: Session, user_id: int) -> Taste | None:
+    """The taste as the database has it now (not as this session last saw it)."""
+    return session.get(Taste, user_id, populate_existing=True)
+
+
+def _store(session: Session, user_id: int, taste: taste_math.Taste, space_id: int) -> None:
+    """Write ``taste`` (in vector space ``space_id``); inside ``user_lock``, so no other
+    update of this user's taste is in between."""
+    sums = np.asarray(taste.sums, np.float32).tobytes()
+    state = {"dim": taste.sums.shape[1], "at": taste.at, "weights": taste.weights.tolist(),
+             "exemplars": taste.exemplars, "space": space_id}
+    stored = session.get(Taste, user_id)
+    if stored is None:
+        session.add(Taste(user_id=user_id, version=1, sums=sums, state=state))
+    else:
+        stored.version, stored.sums, stored.state = stored.version + 1, sums, state
+        session.add(stored)
+    session.flush()
