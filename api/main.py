@@ -14,7 +14,7 @@ from api.observability import RequestContext
 from api.observability import router as metrics_router
 from api.routes import auth, feed, health, images, likes, me, search
 from api.security import install_security
-from bot.app import SocketMode, create_bot
+from bot.app import ListenerWork, SocketMode, create_bot
 from bot.http import slack_router
 from core.accounts import local_user, session_secret
 from core.config import Settings, get_settings
@@ -48,6 +48,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             if socket_mode is not None:
                 await socket_mode.stop()
+            if bot is not None:
+                app.state.slack_work.shutdown()
             watcher.stop()
             if worker is not None:
                 worker.stop()
@@ -80,4 +82,5 @@ def _slack_bot(settings: Settings, app: FastAPI) -> AsyncApp | None:
         log.warning("Slack bot token set, but neither an app token (Socket Mode) nor a signing secret "
                     "(HTTP mode): the Slack bot is off.")
         return None
-    return create_bot(settings, lambda: app.state.runtime, app.state.secret)
+    app.state.slack_work = ListenerWork()
+    return create_bot(settings, lambda: app.state.runtime, app.state.secret, app.state.slack_work)

@@ -15,6 +15,7 @@ import functools
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,9 +46,41 @@ EVENT_SEEN_FOR = 3600
 """Seconds an event id is remembered (Slack retries within minutes)."""
 
 
-def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: str) -> AsyncApp:
+class ListenerWork:
+    """The threads the listeners' work runs on (off the event loop), and how many listeners
+    are still at work after their ack: a shutdown, or a test, waits for them instead of
+    guessing how long they take."""
+
+    def __init__(self, workers: int = WORKERS):
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="findimage-slack")
+        self._under_way = 0
+        self._changed = threading.Condition()
+
+    async def run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+    def begin(self) -> None:
+        with self._changed:
+            self._under_way += 1
+
+    def end(self) -> None:
+        with self._changed:
+            self._under_way -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once no listener is at work; False if that took over ``timeout`` s."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._under_way == 0, timeout)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: str, work: ListenerWork) -> AsyncApp:
     """The bot for ``settings.slack`` (which must have a bot token). ``runtime_of`` gives
-    the runtime when a listener runs (the app opens it after building the bot)."""
+    the runtime when a listener runs (the app opens it after building the bot); ``work``
+    runs what the listeners do (its owner shuts it down)."""
     slack = settings.slack
     client = AsyncWebClient(
         token=slack.bot_token.get_secret_value(),
@@ -61,11 +94,7 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
         request_verification_enabled=slack.signing_secret is not None,
     )
     replies = Replies(runtime_of, secret)
-
-    work = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="findimage-slack")
-
-    async def run(function, *args):
-        return await asyncio.get_running_loop().run_in_executor(work, function, *args)
+    run = work.run
 
     @app.middleware
     async def once_per_event(body: dict, next):
@@ -74,6 +103,23 @@ def create_bot(settings: Settings, runtime_of: Callable[[], Runtime], secret: st
         if body.get("type") == "event_callback" and event_id and not await run(_first_sight, runtime_of(), event_id):
             return BoltResponse(status=200, body="")
         return await next()
+
+    def reported(listener):
+        """Listeners report their own errors (through ``report``) instead of raising into
+        slack-bolt: when a listener fails within bolt's 10 ms ack poll, bolt (1.30) forgets
+        the ack and answers Slack 404, which Slack counts against the app and retries."""
+
+        @functools.wraps(listener)
+        async def wrapper(*args, **kwargs):
+            work.begin()  # the listener's first step, taken as soon as bolt starts it
+            try:
+                await listener(*args, **kwargs)
+            except Exception as error:
+                await report(error, kwargs.get("respond"))
+            finally:
+                work.end()
+
+        return wrapper
 
     @app.command("/findimage")
     @reported
@@ -167,23 +213,12 @@ async def report(error: Exception, respond=None) -> None:
     else:
         log.exception("The Slack listener failed", exc_info=error)
         text = ":warning: Something went wrong on findimage's side; it has been logged. Try again in a moment."
-    if respond is not None:
+    if respond is None:
+        return
+    try:
         await respond(response_type="ephemeral", replace_original=False, text=text)
-
-
-def reported(listener):
-    """Listeners report their own errors (through ``report``) instead of raising into
-    slack-bolt: when a listener fails within bolt's 10 ms ack poll, bolt (1.30) forgets
-    the ack and answers Slack 404, which Slack counts against the app and retries."""
-
-    @functools.wraps(listener)
-    async def wrapper(*args, **kwargs):
-        try:
-            await listener(*args, **kwargs)
-        except Exception as error:
-            await report(error, kwargs.get("respond"))
-
-    return wrapper
+    except Exception:  # the response URL failed too: the request was acknowledged all the same
+        log.exception("Could not tell the Slack user about the error either")
 
 
 def _first_sight(runtime: Runtime, event_id: str) -> bool:

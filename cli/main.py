@@ -1,6 +1,7 @@
 """``findimage``: serve, worker, import, reindex, model, user."""
 
 import logging
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -46,9 +47,26 @@ def serve(
         parts = ", ".join(_describe_parts(settings, runtime.space.model))
         console.print(f"[bold]findimage[/] is starting on [link]http://{host}:{port}[/link]  ({parts})")
         # Our own handler and one line per request (with its id) instead of uvicorn's access log.
-        uvicorn.run(create_app(settings, runtime=runtime), host=host, port=port, log_config=None, access_log=False)
+        server = uvicorn.Server(uvicorn.Config(create_app(settings, runtime=runtime), host=host, port=port,
+                                               log_config=None, access_log=False))
+        _shut_down_on_signals(server)
+        server.run()
     finally:
         runtime.close()
+
+
+def _shut_down_on_signals(server) -> None:
+    """SIGTERM (systemd, docker, most supervisors) and SIGHUP (a closed terminal) stop
+    findimage as Ctrl-C does: uvicorn finishes the requests under way, then the embedded
+    parts close (Valkey syncs its queue to disk). uvicorn takes SIGINT and SIGTERM while
+    it runs and raises them again once it has stopped: then they end the process through
+    ``finally`` rather than killing it where it stands."""
+
+    def exit_now(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
+    signal.signal(signal.SIGHUP, lambda *_: setattr(server, "should_exit", True))
 
 
 @app.command()

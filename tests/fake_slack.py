@@ -27,6 +27,7 @@ class Call:
     method: str
     headers: dict
     params: dict
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

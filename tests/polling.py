@@ -2,6 +2,9 @@
 
 import time
 
+from rq import Queue
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+
 from core.models import Image, ImageStatus
 from core.runtime import Runtime
 
@@ -18,3 +21,15 @@ def wait_for_status(runtime: Runtime, image_ids, status=ImageStatus.indexed, tim
             states = {i: (image.status, image.error) if image else None for i, image in zip(image_ids, images)}
             raise AssertionError(f"images did not reach {status}: {states}")
         time.sleep(0.05)
+
+
+def wait_until_idle(runtime: Runtime, timeout: float = 30.0) -> None:
+    """Poll until the ingest queue has no job waiting, being taken, running or scheduled
+    for a retry (a job that queues another does so before it ends)."""
+    queue = Queue(runtime.settings.queue_name, connection=runtime.redis)
+    deadline = time.monotonic() + timeout
+    while (queue.count or runtime.redis.llen(queue.intermediate_queue_key) or StartedJobRegistry(queue=queue).count
+           or ScheduledJobRegistry(queue=queue).count):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the ingest queue was still busy after {timeout} s")
+        time.sleep(0.02)

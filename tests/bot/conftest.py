@@ -1,6 +1,7 @@
 """The Slack bot as ``findimage serve`` runs it (HTTP mode, mounted on the API), talking to
 a local fake of Slack, with requests signed as Slack signs them."""
 
+import asyncio
 import itertools
 import json
 import time
@@ -14,6 +15,7 @@ from api.main import create_app
 from core.config import SlackSettings
 from tests.factories import LOOPBACK
 from tests.fake_slack import FakeSlack
+from tests.polling import wait_until_idle
 
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T1"
@@ -61,9 +63,9 @@ def signed_post(client, body: str, content_type: str, *, timestamp: int | None =
     })
 
 
-def slash(client, slack: FakeSlack, text: str, user: str = "U1", channel: str = "C1"):
+def slash(client, slack: FakeSlack, text: str, user: str = "U1", channel: str = "C1", response_url: str | None = None):
     """``/findimage <text>`` as Slack posts it; returns the response URL the bot answers on."""
-    response_url = f"{slack.url}/response/{next(_ids)}"
+    response_url = response_url or f"{slack.url}/response/{next(_ids)}"
     body = urlencode({
         "token": "unused", "team_id": TEAM, "team_domain": "test", "channel_id": channel, "user_id": user,
         "user_name": user.lower(), "command": "/findimage", "text": text, "response_url": response_url,
@@ -113,3 +115,13 @@ def buttons(message: dict) -> dict[str, list[str]]:
 def shown_images(message: dict) -> list[int]:
     """The image ids a results message shows (from its Like buttons)."""
     return [int(v) for v in buttons(message).get("findimage_like", [])]
+
+
+def settle(client, timeout: float = 30.0) -> None:
+    """Wait until the bot has finished with every request it acknowledged and the queue
+    has run every job they made: then what did not happen will not."""
+    # bolt starts a listener as a task after the ack; one turn of the event loop lets every
+    # listener started so far take its first step, where it counts itself as at work.
+    client.portal.call(asyncio.sleep, 0)
+    assert client.app.state.slack_work.wait_idle(timeout), "the bot's listeners were still busy"
+    wait_until_idle(client.app.state.runtime, timeout)

@@ -6,7 +6,7 @@ from sqlmodel import select
 from core.models import Like, LikeSource, SearchEvent, User
 from core.vectors import IMAGE, VectorPoint
 from recommender.search import query_vector
-from tests.bot.conftest import buttons, click, shown_images, slash
+from tests.bot.conftest import buttons, click, settle, shown_images, slash
 from tests.factories import place
 
 QUERY = "a red bicycle against a brick wall"
@@ -91,3 +91,14 @@ def test_an_unknown_image_gets_a_short_private_error(bot, slack):
     (reply,) = slack.wait_for_responses(1)
     assert reply["response_type"] == "ephemeral" and reply["replace_original"] is False
     assert "not in the search index" in reply["text"]
+
+
+def test_a_response_url_that_fails_is_logged_and_the_command_still_acknowledged(bot, slack, caplog):
+    dead = "http://127.0.0.1:9/response/1"  # nothing listens there: every post to it fails
+    ack = slash(bot, slack, "help", response_url=dead)  # slash() asserts Slack got its 200
+    assert ack.status_code == 200
+    settle(bot)
+    assert "Could not tell the Slack user about the error either" in caplog.text
+    slash(bot, slack, "help")  # the bot goes on answering
+    (reply,) = slack.wait_for_responses(1)
+    assert "/findimage feed" in reply["text"]
