@@ -55,6 +55,11 @@ class ModelUnavailable(FindImageError):
     code = "model_unavailable"
 
 
+class WeightsUnavailable(ModelUnavailable):
+    """The model's weights are neither on this machine nor downloadable from here: no
+    other backend can help."""
+
+
 class ServiceUnavailable(FindImageError):
     code = "service_unavailable"
 

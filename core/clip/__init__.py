@@ -11,7 +11,7 @@ import logging
 from core.clip.base import Embedder, normalised
 from core.clip.preprocess import Preprocess
 from core.config import Settings
-from core.errors import ModelUnavailable
+from core.errors import ModelUnavailable, WeightsUnavailable
 
 __all__ = ["Embedder", "Preprocess", "normalised", "open_embedder"]
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def open_embedder(settings: Settings) -> Embedder:
         try:
             embedder.load()
         except ModelUnavailable as exc:
-            if clip.backend == "onnx":
+            if clip.backend == "onnx" or isinstance(exc, WeightsUnavailable):
                 raise
             log.warning("Using the torch backend: %s", exc.message)
             from core.clip.torch_backend import TorchEmbedder

@@ -34,7 +34,7 @@ import numpy as np
 from core.clip.base import normalised
 from core.clip.tokenizer import VOCAB_FILE
 from core.config import TINY_TEST_MODEL, ClipSettings
-from core.errors import ModelUnavailable
+from core.errors import ModelUnavailable, WeightsUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,9 @@ def ensure_exported(settings: ClipSettings, models_dir: Path) -> tuple[Path, Man
                 "--out",
                 str(folder),
             ]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise ModelUnavailable(_child_error(done.stderr))
+            returncode, said = _run_showing_progress(command)
+            if returncode != 0:
+                raise _child_error(said)
     manifest = Manifest.read(folder)
     if manifest is None:
         raise ModelUnavailable(f"The ONNX export in {folder} has no readable manifest.json.")
@@ -370,9 +370,24 @@ def _version(distribution: str) -> str:
         return "none"
 
 
-def _child_error(stderr: str) -> str:
-    last = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or ["no output"]
-    return f"Exporting the CLIP model to ONNX failed: {last[0]}"
+def _run_showing_progress(command: list[str]) -> tuple[int, str]:
+    """Run the export child with its stderr passed through as it comes (the weights'
+    download progress bar, when open_clip downloads them); its exit code and what it
+    printed on stdout (its error, if it failed)."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
+        while chunk := child.stderr.read1(4096):
+            sys.stderr.buffer.write(chunk)
+            sys.stderr.buffer.flush()
+        said = child.stdout.read()
+    return child.returncode, said.decode(errors="replace")
+
+
+def _child_error(said: str) -> ModelUnavailable:
+    last = ([line for line in said.strip().splitlines() if line.strip()][-1:] or ["no output"])[0]
+    kind, _, message = last.partition(": ")
+    if kind == WeightsUnavailable.__name__:  # no weights: the torch backend would fail the same way
+        return WeightsUnavailable(message)
+    return ModelUnavailable(f"Exporting the CLIP model to ONNX failed: {last}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -384,7 +399,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         export(ClipSettings.model_validate_json(args.settings), args.out)
     except ModelUnavailable as exc:
-        sys.exit(f"ModelUnavailable: {exc.message}")
+        print(f"{type(exc).__name__}: {exc.message}")  # for ensure_exported, which reads stdout
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import numpy as np
 
 from core.clip.base import Embedder
 from core.clip.preprocess import Preprocess
+from core.clip.weights import require_weights
 from core.config import TINY_TEST_MODEL, ClipSettings
 from core.errors import ModelUnavailable
 
@@ -96,6 +97,8 @@ def open_clip_module():
 
     if TINY_TEST_MODEL not in open_clip.list_models():
         open_clip.add_model_config(MODEL_CONFIGS)
+    # huggingface_hub prints its warnings itself as well: let findimage's handler print them once.
+    logging.getLogger("huggingface_hub").handlers.clear()
     return open_clip
 
 
@@ -118,6 +121,7 @@ def load_open_clip(settings: ClipSettings):
             "open_clip pretrained tag or to a local weights file."
         )
     else:
+        require_weights(settings)
         pretrained = settings.pretrained
     try:
         model = open_clip.create_model(
