@@ -14,7 +14,7 @@ SERVE_AND_QUERY = textwrap.dedent(
     from core.config import ClipSettings, Settings
 
     settings = Settings(data_dir=sys.argv[1], models_dir=sys.argv[2], redis_url=sys.argv[3],
-                        clip=ClipSettings(model=sys.argv[4]))
+                        clip=ClipSettings(model=sys.argv[4]), allowed_hosts=["testserver"])
     with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
         with open(sys.argv[5], "rb") as photo:
             image = client.post("/api/images", files={"files": ("a.jpg", photo)}, data={"caption": "a duck"}).json()["images"][0]
