@@ -12,7 +12,7 @@ from api.deps import Caller, session_serializer
 from api.errors import install_error_handlers
 from api.observability import RequestContext
 from api.observability import router as metrics_router
-from api.routes import auth, feed, health, images, likes, me, search
+from api.routes import auth, feed, health, images, likes, me, not_interested, search
 from api.security import install_security
 from bot.app import ListenerWork, SocketMode, create_bot
 from bot.http import slack_router
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_security(app, settings)
     app.add_middleware(RequestContext)  # outermost: its timing and request id cover everything
     app.include_router(metrics_router)
-    for routes in (health, auth, images, likes, search, feed, me):
+    for routes in (health, auth, images, likes, not_interested, search, feed, me):
         app.include_router(routes.router)
     bot = _slack_bot(settings, app)
     if bot is not None and settings.slack.app_token is None:

@@ -96,6 +96,8 @@ class TasteSettings(BaseModel):
     like_weight: float = Field(default=1.0, ge=0)
     click_weight: float = Field(default=0.3, ge=0)
     search_weight: float = Field(default=0.5, ge=0)
+    not_interested_weight: float = Field(default=1.0, ge=0)
+    """How strongly "not interested" pulls the taste away from an image (a negative signal)."""
     max_interests: int = Field(default=4, ge=1, le=16)
     join_above: float = Field(default=0.5, ge=-1, le=1)
     """A signal at least this close (cosine) to an interest feeds it; a farther one starts

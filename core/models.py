@@ -169,10 +169,22 @@ class Impression(SQLModel, table=True):
     shown_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class NotInterested(SQLModel, table=True):
+    """An image the user said they are not interested in: never in their feed again, and
+    a negative signal of their taste (until they take it back)."""
+
+    __tablename__ = "not_interested"
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
+    image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class SignalKind(StrEnum):
     like = "like"
     click = "click"
     search = "search"
+    not_interested = "not_interested"
+    """A negative signal: its weight is below zero."""
 
 
 class Signal(SQLModel, table=True):

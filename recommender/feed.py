@@ -1,9 +1,15 @@
 """The personal feed: images near each of the user's interests, in proportion to their
 weight, diversified, each with the reason it is there.
 
-Every page leaves out what the user liked and what the feed already showed them (the
-shown images are recorded), so pages never repeat an image. With no taste yet (or too
-few candidates) the page is filled with the team's newest and most-liked images.
+Fresh images come first: none the user liked, hid ("not interested") or was shown in the
+last ``forget_shown_after_days`` (the shown images are recorded). With no taste yet (or
+too few candidates) the team's newest and most-liked fill the page. Once no fresh image
+is left the page says so (``caught_up``) and goes on with images shown before, least
+recently shown first, ranked by taste: a page is empty only when the user may see no
+image at all (or has hidden them all).
+
+Pages of one scroll (the ``since`` its first page returns) never repeat an image until
+every visible one has been on them; then the rotation starts again.
 """
 
 import time
@@ -11,21 +17,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import and_, func, union_all
+from sqlalchemy import and_, func, or_, union_all
 from sqlmodel import Session, col, select
 
 from core.access import Viewer
 from core.db import upsert_for
 from core.metrics import timed
-from core.models import Image, ImageStatus, Impression, Like, Signal, SignalKind
+from core.models import Image, ImageStatus, Impression, Like, NotInterested, Signal, SignalKind
 from core.runtime import Runtime, Space
 from core.vectors import IMAGE, SearchFilter
-from recommender.scoring import interleave_order, mmr_pick, quotas
+from recommender.scoring import affinity, interleave_order, mmr_pick, quotas
 from recommender.signals import taste_for
 from recommender.taste import Interest, interests, unit
 
 MAX_EXCLUDED = 5000
 """Most recent impressions kept out of the candidates (older ones may come back)."""
+MAX_AVOIDED = 64
+"""Most recent "not interested" images the feed's searches steer away from."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class FeedItem:
     because_query: str | None
     caption: str | None
     source: str | None
+    seen_before: bool = False
+    """Shown to the user before (the page is past the fresh images: ``caught_up``)."""
 
 
 @dataclass(frozen=True)
@@ -45,30 +55,55 @@ class FeedPage:
     items: list[FeedItem]
     personal: bool
     """False while the user has no taste yet: the page is the team's new and liked images."""
+    caught_up: bool
+    """No fresh image was left: the page (or its end) is images shown before."""
+    since: float
+    """When this scroll began: pass it back for the next page (epoch seconds)."""
 
 
 def feed_page(
-    runtime: Runtime, session: Session, user_id: int, viewer: Viewer, limit: int = 24, now: float | None = None
+    runtime: Runtime,
+    session: Session,
+    user_id: int,
+    viewer: Viewer,
+    limit: int = 24,
+    now: float | None = None,
+    since: float | None = None,
 ) -> FeedPage:
-    """The next page of the user's feed, only images ``viewer`` may see."""
+    """The next page of the user's feed, only images ``viewer`` may see. ``since``: when
+    the scroll this page continues began (None: a new scroll)."""
     now = time.time() if now is None else now
+    since = now if since is None else min(since, now)
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
-    excluded = _excluded(runtime, session, user_id, now)
+    hidden = _hidden(session, user_id)
+    excluded = _excluded(runtime, session, user_id, now) | hidden
     taste = taste_for(runtime, session, user_id, space)
     found = interests(taste, now, runtime.settings.taste.half_life) if taste else []
     where = SearchFilter(exclude=frozenset(excluded), audience=viewer.tokens())
-    items = _personal(runtime, space, session, found, where, limit) if found else []
+    avoid = _avoided(session, user_id, space) if found else []
+    items = _personal(runtime, space, session, found, where, limit, avoid) if found else []
     if len(items) < limit:
         items += _popular_and_new(space, session, viewer, excluded | {i.id for i in items}, limit - len(items))
+    caught_up = len(items) < limit
+    if caught_up:
+        again = _shown_before(space, session, user_id, viewer, found, hidden | {i.id for i in items}, limit - len(items), since)
+        if len(items) + len(again) < limit:  # every visible image was on this scroll: start the rotation over
+            since = now
+            taken = hidden | {i.id for i in items + again}
+            again += _shown_before(space, session, user_id, viewer, found, taken, limit - len(items) - len(again), now)
+        items += again
     _remember_shown(session, user_id, [i.id for i in items], now)
-    return FeedPage(items, personal=bool(found))
+    return FeedPage(items, personal=bool(found), caught_up=caught_up, since=since)
 
 
-def _personal(runtime: Runtime, space: Space, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
+def _personal(
+    runtime: Runtime, space: Space, session: Session, found: list[Interest], where: SearchFilter, limit: int,
+    avoid: list[np.ndarray],
+) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
     with timed("search"):
         pools = [
-            space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
+            space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False, avoid=avoid)
             for interest, n in zip(found, counts)
         ]
     points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
@@ -77,6 +112,7 @@ def _personal(runtime: Runtime, space: Space, session: Session, found: list[Inte
     row = {image_id: r for r, image_id in enumerate(points)}
     matrix = unit(np.array([p.vectors[IMAGE] for p in points.values()]).reshape(len(points), -1))
     pools = [[h for h in pool if h.id in row] for pool in pools]  # deleted meanwhile
+    relevance = [matrix[[row[h.id] for h in pool]] @ interest.direction for pool, interest in zip(pools, found)]
 
     picked: list[tuple[int, float, int]] = []  # (image id, relevance, interest)
     taken: set[int] = set()
@@ -84,11 +120,12 @@ def _personal(runtime: Runtime, space: Space, session: Session, found: list[Inte
     for source in order:
         if len(picked) == limit:
             break
-        pool = [h for h in pools[source] if h.id not in taken]
+        left = [n for n, h in enumerate(pools[source]) if h.id not in taken]
+        pool = [pools[source][n] for n in left]
         if not pool:
             continue
         best = mmr_pick(
-            np.array([h.score for h in pool]),
+            relevance[source][left],
             matrix[[row[h.id] for h in pool]],
             matrix[[row[i] for i, _, _ in picked]],
             runtime.settings.feed.diversity,
@@ -97,7 +134,7 @@ def _personal(runtime: Runtime, space: Space, session: Session, found: list[Inte
         if best is None:  # only near-duplicates of what is on the page are left here
             pools[source] = []
             continue
-        picked.append((pool[best].id, pool[best].score, source))
+        picked.append((pool[best].id, float(relevance[source][left[best]]), source))
         taken.add(pool[best].id)
     reasons = _reasons(session, found, [(i, matrix[row[i]], source) for i, _, source in picked])
     return [
@@ -164,6 +201,50 @@ def _popular_and_new(
         for i, reason in chosen.items()
         if i in payloads
     ]
+
+
+def _shown_before(
+    space: Space, session: Session, user_id: int, viewer: Viewer, found: list[Interest], taken: set[int], limit: int,
+    before: float,
+) -> list[FeedItem]:
+    """Images the feed showed before ``before``, least recently shown first, then those it
+    never showed (the liked ones): a page of them, ranked by taste."""
+    if limit <= 0:
+        return []
+    rows = session.exec(
+        select(Image.id, Impression.shown_at)
+        .outerjoin(Impression, and_(col(Impression.image_id) == Image.id, col(Impression.user_id) == user_id))
+        .where(col(Image.status) == ImageStatus.indexed, viewer.sql(), col(Image.id).not_in(taken))
+        .where(or_(col(Impression.shown_at).is_(None), col(Impression.shown_at) < datetime.fromtimestamp(before, UTC)))
+        .order_by(col(Impression.shown_at).asc().nulls_last(), col(Image.id)).limit(limit)
+    ).all()
+    liked = set(session.exec(select(Like.image_id).where(Like.user_id == user_id, col(Like.image_id).in_([i for i, _ in rows]))).all())
+    points = space.vectors.retrieve([image_id for image_id, _ in rows])
+    if not points:
+        return []
+    vectors = unit(np.array([p.vectors[IMAGE] for p in points]).reshape(len(points), -1))
+    fit = affinity(vectors, np.array([i.direction for i in found]).reshape(len(found), vectors.shape[1]))
+    order = np.argsort(-fit, kind="stable")  # stable: least recently shown first among equals (no taste)
+    return [
+        FeedItem(points[n].id, round(float(fit[n]), 6), "you like this" if points[n].id in liked else "seen before", None, None,
+                 points[n].payload.get("caption"), points[n].payload.get("source"), seen_before=True)
+        for n in order
+    ]
+
+
+def _hidden(session: Session, user_id: int) -> set[int]:
+    return set(session.exec(select(NotInterested.image_id).where(NotInterested.user_id == user_id)).all())
+
+
+def _avoided(session: Session, user_id: int, space: Space) -> list[np.ndarray]:
+    """The vectors of the images the user is not interested in (most recent first): the
+    feed's searches steer away from them."""
+    rows = session.exec(
+        select(Signal.vector).where(Signal.user_id == user_id, Signal.kind == SignalKind.not_interested,
+                                    Signal.space_id == space.id)
+        .order_by(col(Signal.id).desc()).limit(MAX_AVOIDED)
+    ).all()
+    return [np.frombuffer(vector, np.float32) for vector in rows]
 
 
 def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> set[int]:

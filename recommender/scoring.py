@@ -76,3 +76,11 @@ def mmr(
         picked.append(int(pool[best]))
         available[pool[best]] = False
     return picked
+
+
+def affinity(vectors: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """How well each row of ``vectors`` (unit) fits a taste whose interests point along
+    ``directions`` (unit rows): its cosine to the nearest interest. Zeros without any."""
+    if not len(directions) or not len(vectors):
+        return np.zeros(len(vectors), np.float32)
+    return (vectors @ directions.T).max(axis=1)

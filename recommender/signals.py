@@ -29,6 +29,7 @@ from core.models import (
     Impression,
     Like,
     LikeSource,
+    NotInterested,
     SearchEvent,
     Signal,
     SignalKind,
@@ -47,6 +48,7 @@ def weight_of(kind: SignalKind, settings: Settings) -> float:
         SignalKind.like: settings.taste.like_weight,
         SignalKind.click: settings.taste.click_weight,
         SignalKind.search: settings.taste.search_weight,
+        SignalKind.not_interested: -settings.taste.not_interested_weight,
     }[kind]
 
 
@@ -91,11 +93,42 @@ def unlike(runtime: Runtime, session: Session, user_id: int, image_id: int) -> b
     return bool(removed)
 
 
-def forget(session: Session, user_id: int) -> None:
-    """Forget everything the user did: searches, clicks, likes, what the feed showed, and
-    the taste learned from them."""
+def not_interested(runtime: Runtime, session: Session, user_id: int, image_id: int) -> bool:
+    """Never show the image in the user's feed again, and steer their taste away from it
+    (idempotent); True if it was not marked before."""
+    if session.get(Image, image_id) is None:
+        raise NotFound(f"There is no image {image_id}.")
+    space = runtime.space
+    points = space.vectors.retrieve([image_id])
     with user_lock(session, user_id):
-        for table in (SearchEvent, Like, Impression, Signal, Taste):
+        if session.exec(select(NotInterested).where(NotInterested.user_id == user_id,
+                                                    NotInterested.image_id == image_id)).first() is not None:
+            return False
+        session.add(NotInterested(user_id=user_id, image_id=image_id))
+        if points:
+            add_signal(runtime, session, user_id, SignalKind.not_interested, points[0].vectors[IMAGE], space.id,
+                       image_id=image_id)
+    return True
+
+
+def interested_again(runtime: Runtime, session: Session, user_id: int, image_id: int) -> bool:
+    """Take "not interested" back (idempotent), and its pull on the taste; True if it was marked."""
+    with user_lock(session, user_id):
+        removed = session.execute(
+            delete(NotInterested).where(NotInterested.user_id == user_id, NotInterested.image_id == image_id)
+        ).rowcount
+        if removed:
+            session.execute(delete(Signal).where(
+                Signal.user_id == user_id, Signal.image_id == image_id, Signal.kind == SignalKind.not_interested))
+            _rebuild(runtime, session, user_id, runtime.space)
+    return bool(removed)
+
+
+def forget(session: Session, user_id: int) -> None:
+    """Forget everything the user did: searches, clicks, likes, what they hid, what the feed
+    showed, and the taste learned from them."""
+    with user_lock(session, user_id):
+        for table in (SearchEvent, Like, NotInterested, Impression, Signal, Taste):
             session.execute(delete(table).where(table.user_id == user_id))
 
 

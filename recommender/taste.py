@@ -8,6 +8,11 @@ join the nearest interest only when they are close to it (cosine >= ``join_above
 otherwise they start a new interest, up to ``max_interests`` (then the nearest takes
 them). ``build_taste`` replays signals in time order and refines the assignment with
 weighted spherical k-means: the exact rebuild used after an unlike or a forget.
+
+A signal with a negative weight ("not interested") never starts an interest: it pulls
+the interest it is close to (cosine >= ``join_above``) away from itself and shrinks its
+share; one far from every interest leaves the taste as it is (the feed still steers
+away from it, as a negative example of the vector search).
 """
 
 from dataclasses import dataclass, field
@@ -79,7 +84,11 @@ def update_taste(
     if len(weights):
         similarity = unit(sums) @ vector
         nearest = int(np.argmax(similarity))
-    if not len(weights) or (similarity[nearest] < join_above and len(weights) < max_interests):
+    if weight < 0:
+        if len(weights) and similarity[nearest] >= join_above:
+            sums[nearest] += weight * vector
+            weights[nearest] += weight
+    elif not len(weights) or (similarity[nearest] < join_above and len(weights) < max_interests):
         sums = np.vstack([sums, weight * vector[None, :]]).astype(np.float32)
         weights = np.append(weights, weight).astype(np.float32)
         exemplars.append([(signal.id, weight)])
@@ -99,14 +108,24 @@ def build_taste(
     join_above: float = 0.5,
     iterations: int = 10,
 ) -> Taste:
-    """The taste these signals make, exactly: replayed in time order (as the incremental
-    updates saw them), then the assignment refined by weighted spherical k-means."""
-    ordered = sorted(signals, key=lambda s: (s.at, s.id))
+    """The taste these signals make, exactly: the positive ones replayed in time order (as
+    the incremental updates saw them), the assignment refined by weighted spherical
+    k-means, then the negative ones taken off the interests they are close to."""
+    ordered = sorted((s for s in signals if s.weight >= 0), key=lambda s: (s.at, s.id))
     taste = Taste.empty(dim, ordered[0].at if ordered else now)
     for signal in ordered:
         taste = update_taste(taste, signal, half_life, max_interests, join_above)
     if len(taste) < 2:
-        return decayed(taste, now, half_life)
+        taste = decayed(taste, now, half_life)
+    else:
+        taste = _refined(taste, ordered, now, half_life, iterations)
+    for signal in sorted((s for s in signals if s.weight < 0), key=lambda s: (s.at, s.id)):
+        taste = update_taste(taste, signal, half_life, max_interests, join_above)
+    return decayed(taste, now, half_life)
+
+
+def _refined(taste: Taste, ordered: list[Signal], now: float, half_life: float, iterations: int) -> Taste:
+    """The interests of ``taste`` re-found by weighted spherical k-means over its signals."""
     vectors = unit(np.stack([s.vector for s in ordered]).astype(np.float32))
     weights = np.array([s.weight * decay_factor(now - s.at, half_life) for s in ordered], np.float32)
     centres = unit(taste.sums)
@@ -134,10 +153,11 @@ def interests(taste: Taste, now: float, half_life: float, least_share: float = 0
     """The taste's interests seen from ``now``, strongest first; those under
     ``least_share`` of the whole are dropped (and the rest renormalised)."""
     current = decayed(taste, now, half_life)
-    total = float(current.weights.sum())
+    weights = np.maximum(current.weights, 0)  # "not interested" may take an interest to nothing, never below
+    total = float(weights.sum())
     if total <= 0:
         return []
-    shares = current.weights / total
+    shares = weights / total
     keep = [i for i in np.argsort(-shares, kind="stable") if shares[i] >= least_share]
     kept_total = float(shares[keep].sum())
     return [

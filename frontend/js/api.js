@@ -60,6 +60,7 @@ export function uploadImage(file, caption, onProgress) {
 }
 
 export const like = (id, liked) => api(`/api/images/${id}/like`, { method: liked ? "PUT" : "DELETE" });
+export const notInterested = (id, on) => api(`/api/images/${id}/not-interested`, { method: on ? "PUT" : "DELETE" });
 
 function errorOf(status, data) {
   const error = data && data.error;

@@ -1,7 +1,7 @@
 // Small building blocks shared by the views: elements, the notice bar, image tiles with
 // their hearts, and "show more" buttons that also load by themselves when scrolled to.
 
-import { like } from "./api.js";
+import { like, notInterested } from "./api.js";
 
 // h("a", {href: "#/feed", class: "x"}, "text", child): an element. Attributes starting
 // with "on" become listeners; false/null attributes and children are left out.
@@ -47,16 +47,44 @@ export const statusLine = () => h("p", { class: "status", role: "status", "aria-
 
 export const grid = (label) => h("ul", { class: "grid", "aria-label": label });
 
-// One image in a grid: its thumbnail (a link to its page), a heart, and what to say about it.
+// One image in a grid: its thumbnail (a link to its page), a heart, a "Not interested"
+// button, and what to say about it.
 export function tile({ id, thumbnail_url, caption, liked = false }, ...details) {
   const description = caption || `Image ${id}`;
-  return h("li", { class: "tile", "data-id": id },
+  const item = h("li", { class: "tile", "data-id": id },
     h("a", { href: `#/image/${id}`, class: "thumb" },
       h("img", { src: thumbnail_url, alt: description, loading: "lazy", decoding: "async" })),
-    h("div", { class: "meta" },
-      h("div", { class: "details" }, caption && h("span", { class: "caption" }, caption), ...details),
-      heart(id, liked, description)),
   );
+  item.append(h("div", { class: "meta" },
+    h("div", { class: "details" }, caption && h("span", { class: "caption" }, caption), ...details),
+    h("div", { class: "actions" }, heart(id, liked, description), hideButton(id, description, item))));
+  return item;
+}
+
+// "Not interested": the tile folds into a note with Undo; the feed will not show it again.
+function hideButton(id, description, item) {
+  const note = h("p", { class: "hidden-note", role: "status" }, "Hidden: not in your feed again. ");
+  const undo = h("button", { type: "button", class: "link" }, "Undo");
+  note.append(undo);
+  const show = (hidden) => {
+    item.classList.toggle("hidden-tile", hidden);
+    if (hidden) item.append(note);
+    else note.remove();
+  };
+  const toggle = (hidden) => async () => {
+    show(hidden);
+    try {
+      await notInterested(id, hidden);
+      (hidden ? undo : button).focus();
+    } catch (error) {
+      show(!hidden);
+      notify(error);
+    }
+  };
+  const button = h("button", { type: "button", class: "hide", title: "Not interested",
+    "aria-label": `Not interested in ${description}`, onclick: toggle(true) }, "✕");
+  undo.addEventListener("click", toggle(false));
+  return button;
 }
 
 // The like toggle: flips at once, tells the API, flips back (and says why) if that fails.

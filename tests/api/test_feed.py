@@ -127,7 +127,7 @@ def test_the_cold_start_feed_shows_the_most_liked_first(client, app_runtime, top
     assert results[1]["reason"] == "new"
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"page": 0}])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"cursor": -1}, {"cursor": "yesterday"}])
 def test_bad_feed_parameters(client, params):
     assert client.get("/api/feed", params=params).status_code == 422
 
@@ -147,3 +147,68 @@ def test_results_say_whether_you_like_each_image(client, app_runtime, topics):
     assert 101 in shown and liked == {101}
     assert client.get("/api/images/101", headers=ana).json()["liked"] is True
     assert client.get("/api/images/101", headers=bob).json()["liked"] is False
+
+
+def scroll(client, headers, pages, limit=12):
+    """``pages`` pages of one scroll, each asked for with the last one's cursor."""
+    found, cursor = [], None
+    for _ in range(pages):
+        params = {"limit": limit, **({"cursor": cursor} if cursor is not None else {})}
+        page = client.get("/api/feed", params=params, headers=headers).json()
+        found.append(page)
+        cursor = page["next_cursor"]
+    return found
+
+
+def test_the_feed_never_runs_dry(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    like(client, ana, 101)
+    pages = scroll(client, ana, 6)
+    ids = [[r["id"] for r in page["results"]] for page in pages]
+    assert [len(page) for page in ids] == [12] * 6  # 59 fresh images, then the ones shown before
+    assert [page["caught_up"] for page in pages] == [False] * 4 + [True] * 2
+    fresh = [i for page in ids for i in page][:59]
+    assert len(set(fresh)) == 59 and 101 not in fresh  # each fresh image once, never the liked one
+    assert ids[4][:11] == fresh[48:59] and ids[4][11:] == [101]  # the last fresh, then caught up: the liked one
+    assert set(ids[5]) == set(ids[0])  # round again: least recently shown first
+    reasons = {r["reason"] for r in pages[5]["results"]}
+    assert reasons == {"seen before"}
+    later = feed(client, ana, limit=12)  # a new visit: nothing is fresh, and still a full page
+    assert later["caught_up"] and len(later["results"]) == 12
+
+
+def test_not_interested_keeps_an_image_out_of_the_feed_and_can_be_taken_back(client, app_runtime, topics):
+    ana, bob = bearer(app_runtime, "ana"), bearer(app_runtime, "bob")
+    like(client, ana, 101, 102)
+    hidden = client.put("/api/images/103/not-interested", headers=ana)
+    assert hidden.json() == {"image_id": 103, "not_interested": True, "changed": True}
+    assert client.put("/api/images/103/not-interested", headers=ana).json()["changed"] is False
+    seen = {r["id"] for page in scroll(client, ana, 8) for r in page["results"]}  # every image, and round again
+    assert seen == (set(range(101, 121)) | set(range(201, 221)) | set(range(301, 321))) - {103}
+    assert 103 in {r["id"] for r in feed(client, bob, limit=60)["results"]}  # only ana hid it
+    undone = client.delete("/api/images/103/not-interested", headers=ana)
+    assert undone.json() == {"image_id": 103, "not_interested": False, "changed": True}
+    assert client.delete("/api/images/103/not-interested", headers=ana).json()["changed"] is False
+    assert 103 in {r["id"] for page in scroll(client, ana, 6) for r in page["results"]}
+    assert client.put("/api/images/999/not-interested", headers=ana).status_code == 404
+
+
+def test_not_interested_steers_the_taste_away(client, app_runtime, topics):
+    from recommender.signals import taste_for
+    from recommender.taste import interests
+
+    ana = bearer(app_runtime, "ana")
+    like(client, ana, *range(101, 106))
+    stray = app_runtime.vectors.retrieve([120])[0].vectors[IMAGE]
+
+    def closeness():
+        with app_runtime.session() as session:
+            user = client.get("/api/me", headers=ana).json()["id"]
+            (interest,) = interests(taste_for(app_runtime, session, user, app_runtime.space), 0, 1e12)
+        return float(interest.direction @ unit(stray))
+
+    before = closeness()
+    assert client.put("/api/images/120/not-interested", headers=ana).status_code == 200
+    assert closeness() < before
+    assert client.delete("/api/images/120/not-interested", headers=ana).status_code == 200
+    assert closeness() == pytest.approx(before, abs=1e-5)

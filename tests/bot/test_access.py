@@ -74,9 +74,11 @@ def test_private_channel_images_reach_only_its_members(bot, slack, bot_runtime):
     assert bot.delete("/api/me/history", headers=u2).status_code == 204  # and what that feed showed
     assert bot.put(f"/api/images/{WEB}/like", headers=u2).status_code == 200
     personal = bot.get("/api/feed", headers=u2).json()
-    assert personal["personal"] and [r["id"] for r in personal["results"]] == [PUBLIC]
+    assert personal["personal"] and [r["id"] for r in personal["results"]] == [PUBLIC, WEB]  # then what u2 likes
+    assert personal["caught_up"]
     assert bot.put(f"/api/images/{WEB}/like", headers=u1).status_code == 200
-    assert sorted(r["id"] for r in bot.get("/api/feed", headers=u1).json()["results"]) == [PRIVATE, PUBLIC]
+    assert [r["id"] for r in bot.get("/api/feed", headers=u1).json()["results"]][2:] == [WEB]
+    assert sorted(r["id"] for r in bot.get("/api/feed", headers=u1).json()["results"]) == [PRIVATE, PUBLIC, WEB]
 
 
 def test_membership_is_asked_of_slack_once_per_cache_period(bot, slack, bot_runtime):

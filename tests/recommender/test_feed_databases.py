@@ -1,5 +1,6 @@
-"""The feed's impressions on both databases: a page is never shown twice within the
-window, and an image shown before the window is renewed (an upsert on each dialect)."""
+"""The feed's impressions on both databases: fresh images first, none twice in a scroll;
+caught up, the ones shown before, least recently shown first; an image shown before the
+window is fresh again, and renewed when shown (an upsert on each dialect)."""
 
 import time
 
@@ -41,13 +42,19 @@ def test_pages_do_not_repeat_and_old_impressions_are_renewed(runtime):
     with runtime.session() as session:
         user = create_user(session, "ana").id
         like(runtime, session, user, 1, LikeSource.web)
-        first = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=now).items]
-        second = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=now + 1).items]
-        assert len(first) == 6 and len(second) == 5  # 11 not liked, none twice
-        assert not set(first) & set(second)
-        # Past the window (14 days) the first page may come back; shown again, it is renewed.
+        first = feed_page(runtime, session, user, ANYONE, limit=6, now=now)
+        second = feed_page(runtime, session, user, ANYONE, limit=6, now=now + 1, since=first.since)
+        ids = lambda page: [item.id for item in page.items]
+        assert not first.caught_up and len(ids(first)) == 6
+        # 11 not liked, none twice; then, caught up, the liked one
+        assert second.caught_up and ids(second)[:5] == [i for i in ids(second)[:5] if i not in ids(first)]
+        assert len(set(ids(first) + ids(second)[:5])) == 11 and ids(second)[5:] == [1]
+        # Every image was on this scroll: it goes round again, least recently shown first.
+        third = feed_page(runtime, session, user, ANYONE, limit=6, now=now + 2, since=second.since)
+        assert third.caught_up and set(ids(third)) == set(ids(first))
+        # Past the window (14 days) they are fresh again; shown again, they are renewed.
         later = now + 15 * DAY
-        again = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=later).items]
-        assert set(again) == set(first)
-        after = [item.id for item in feed_page(runtime, session, user, ANYONE, limit=6, now=later + 1).items]
-        assert not set(after) & set(again)
+        again = feed_page(runtime, session, user, ANYONE, limit=6, now=later)
+        assert not again.caught_up and set(ids(again)) <= set(range(2, 13))
+        after = feed_page(runtime, session, user, ANYONE, limit=6, now=later + 1, since=again.since)
+        assert not set(ids(after)[:5]) & set(ids(again))

@@ -98,3 +98,32 @@ def test_mmr_prefers_relevant_but_new_and_collapses_near_duplicates():
     order = mmr(relevance, vectors, count=4, diversity=0.3, duplicate_above=0.95)
     assert order == [0, 2, 3]  # 1 is a near-duplicate of 0 and never shown
     assert mmr(relevance, vectors, count=4, diversity=0.0, duplicate_above=1.01) == [0, 1, 2, 3]
+
+
+def test_not_interested_pulls_the_interest_it_is_close_to_away_and_shrinks_it():
+    likes = [Signal(1, E[0], 1.0, 0), Signal(2, E[1], 1.0, 0)]
+    stray = unit(E[0] + 0.6 * E[2])  # near the first interest, off to one side
+    before = interests(fold(likes), now=0, half_life=HALF_LIFE)
+    after = interests(fold(likes + [Signal(3, stray, -0.5, 0)]), now=0, half_life=HALF_LIFE)
+    assert [round(i.share, 3) for i in before] == [0.5, 0.5]
+    first = next(i for i in after if i.direction @ E[0] > 0.5)
+    assert first.direction @ stray < before[0].direction @ stray  # moved away from the stray ...
+    assert first.direction @ E[2] < 0  # ... to the other side of where it was
+    assert first.share < 0.5  # and it counts for less
+
+
+def test_not_interested_far_from_every_interest_or_alone_changes_nothing():
+    likes = [Signal(1, E[0], 1.0, 0)]
+    far = fold(likes + [Signal(2, E[5], -1.0, 0)])
+    np.testing.assert_array_equal(far.sums, fold(likes).sums)
+    assert len(fold([Signal(1, E[3], -1.0, 0)])) == 0  # never an interest of its own
+    assert interests(fold([Signal(1, E[0], 1.0, 0), Signal(2, E[0], -2.0, 0)]), 0, HALF_LIFE) == []  # taken to nothing
+
+
+def test_the_exact_rebuild_takes_not_interested_into_account():
+    signals = [Signal(1, E[0], 1.0, 0), Signal(2, unit(E[0] + 0.2 * E[1]), 1.0, DAY),
+               Signal(3, unit(E[0] + 0.6 * E[2]), -0.5, 2 * DAY), Signal(4, E[4], 1.0, 3 * DAY)]
+    rebuilt = build_taste(signals, 8, 3 * DAY, HALF_LIFE)
+    folded = fold(signals)
+    assert folded.weights.sum() == pytest.approx(rebuilt.weights.sum(), rel=1e-5)
+    np.testing.assert_allclose(folded.sums.sum(axis=0), rebuilt.sums.sum(axis=0), atol=1e-5)

@@ -18,18 +18,46 @@ SCREENSHOTS = os.environ.get("FINDIMAGE_SCREENSHOTS") and Path(os.environ["FINDI
 """Where to also save the views' screenshots under stable names (the README's)."""
 
 
-def test_cold_feed_then_infinite_scroll_without_repeats(page, live):
+def test_cold_feed_then_infinite_scroll_without_repeats_then_caught_up(page, live):
     ids = live.upload({f"photo {i}": distinct_jpeg(i) for i in range(30)})
     live.wait_indexed(ids)
     page.goto("/#/feed")
-    expect(page.get_by_role("status")).to_contain_text("does not know your taste yet")
+    expect(page.get_by_role("status").first).to_contain_text("does not know your taste yet")
     tiles = page.get_by_role("list", name="Your feed").locator(".tile")
     expect(tiles).to_have_count(24)
     page.get_by_role("button", name="Show more").scroll_into_view_if_needed()
-    expect(tiles).to_have_count(30)
+    expect(tiles).to_have_count(48)  # the 6 fresh ones left, then 18 seen before: it never runs dry
     shown = [int(tile.get_attribute("data-id")) for tile in tiles.all()]
-    assert sorted(shown) == sorted(ids)  # every image once: pages never repeat
-    expect(page.get_by_text("That is all for now")).to_be_visible()
+    assert sorted(shown[:30]) == sorted(ids)  # every image once before any comes again
+    note = page.get_by_text("You are all caught up")
+    expect(note).to_be_visible()
+    # The note stands between the last fresh image and the first seen before.
+    after = note.locator("xpath=following-sibling::li[contains(@class, 'tile')][1]")
+    assert int(after.get_attribute("data-id")) == shown[30]
+    expect(page.get_by_text("No images yet")).to_have_count(0)
+
+
+def test_not_interested_hides_an_image_from_the_feed_with_undo(page, live):
+    ids = live.upload({f"photo {i}": distinct_jpeg(i) for i in range(3)})
+    live.wait_indexed(ids)
+    page.goto("/#/feed")
+    tiles = page.get_by_role("list", name="Your feed").locator(".tile")
+    expect(tiles).to_have_count(3)
+    first = int(tiles.first.get_attribute("data-id"))
+    page.get_by_role("button", name=f"Not interested in photo {ids.index(first)}").click()
+    expect(page.get_by_text("Hidden: not in your feed again.")).to_be_visible()
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_text("Hidden: not in your feed again.")).to_have_count(0)
+    page.get_by_role("button", name=f"Not interested in photo {ids.index(first)}").click()
+    expect(page.get_by_role("button", name="Undo")).to_be_focused()
+    page.reload()
+    expect(tiles).to_have_count(2)  # seen before, both, and never the hidden one
+    assert first not in [int(tile.get_attribute("data-id")) for tile in tiles.all()]
+
+
+def test_an_empty_library_says_so(page, live):
+    page.goto("/#/feed")
+    expect(page.get_by_text("No images yet: upload some, or share them in Slack.")).to_be_visible()
 
 
 def test_search_filters_live_in_the_url(page, live):
