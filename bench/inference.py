@@ -1,6 +1,6 @@
 """CLIP inference per backend on this machine, side by side in one run.
 
-    python bench/inference.py [--model ViT-B-32] [--threads 0] [--work-dir /tmp/findimage-bench]
+    python bench/inference.py [--model ViT-B-32] [--threads 0] [--work-dir /tmp/findimage-bench] [--smoke]
 
 Prints, for torch fp32, torch bf16 (where the CPU has native bf16), ONNX Runtime fp32 and
 ONNX Runtime int8 (the default backend: ``auto``):
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from shared import DEFAULT_WORK_DIR, ROOT, random_model, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, ROOT, model_for, parse, synthetic_jpegs
 
 from core.clip.export import probe_images
 from core.clip.onnx_backend import OnnxEmbedder
@@ -54,7 +54,8 @@ COLD_START = textwrap.dedent(
     if kind == "api":
         from fastapi.testclient import TestClient
         from api.main import create_app
-        settings = Settings(data_dir=sys.argv[4], models_dir=models_dir, clip=ClipSettings.model_validate_json(clip))
+        settings = Settings(data_dir=sys.argv[4], models_dir=models_dir, clip=ClipSettings.model_validate_json(clip),
+                            allowed_hosts=["testserver"])
         with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:
             client.app.state.runtime.embedder.embed_texts(["a photo of a dog"])
             print(peak_rss_kb(), "torch" in sys.modules, flush=True)
@@ -143,9 +144,9 @@ def main() -> None:
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--threads", type=int, default=0, help="intra-op threads (0: one per core)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    args = parser.parse_args()
+    args = parse(parser)
 
-    model = random_model(args.model, args.work_dir)
+    model = model_for(args)
     models_dir = args.work_dir / "exports"
     settings = {
         p: ClipSettings(model=model, backend=b, precision=p, threads=args.threads)
@@ -163,7 +164,7 @@ def main() -> None:
     pixels = reference.preprocess.batch(probe_images(reference.image_size) * 4)
     expected_images, expected_texts = reference.embed_pixels(pixels), reference.embed_texts(QUERIES)
 
-    print(f"\n{args.model}, {args.threads or 'all'} threads; images/s by batch size, one text query (median)\n")
+    print(f"\n{'findimage-tiny-test' if args.smoke else args.model}, {args.threads or 'all'} threads; images/s by batch size, one text query (median)\n")
     print(
         f"{'backend':22} "
         + " ".join(f"{'b=' + str(b):>7}" for b in BATCHES)

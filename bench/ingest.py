@@ -1,6 +1,6 @@
 """Ingest throughput: the bare model against the whole pipeline, measured in one run.
 
-    python bench/ingest.py [--images 256] [--model ViT-B-32] [--batch-size 32] [--clients 4]
+    python bench/ingest.py [--images 256] [--model ViT-B-32] [--batch-size 32] [--clients 4] [--smoke]
 
 Prints images/s for
   - the model alone on the default backend (decoded images -> embeddings, same batch size
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from shared import DEFAULT_WORK_DIR, random_model, serve, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
 from sqlmodel import func, select
 
 from api.main import create_app
@@ -87,9 +87,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0, help="model threads (0: the findimage default)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    args = parser.parse_args()
+    args = parse(parser, images=16, batch_size=8, clients=2)
 
-    clip = ClipSettings(model=random_model(args.model, args.work_dir), threads=args.threads)
+    clip = ClipSettings(model=model_for(args), threads=args.threads)
     print(f"Making {args.images} synthetic 1280x960 JPEGs ...", flush=True)
     jpegs = synthetic_jpegs(args.images)
     with (
@@ -108,7 +108,7 @@ def main() -> None:
         accepted, e2e = end_to_end_rates(settings, embedder, jpegs, args.clients)
 
     print()
-    print(f"model {args.model} on {embedder.name}, batch {args.batch_size}, {args.images} images")
+    print(f"model {clip.model} on {embedder.name}, batch {args.batch_size}, {args.images} images")
     print(f"bare model                   {bare:8.1f} images/s")
     print(
         f"uploads accepted             {accepted:8.1f} images/s   ({args.clients} upload clients, worker busy alongside)"

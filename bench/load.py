@@ -39,7 +39,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from shared import DEFAULT_WORK_DIR, random_model, serve, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
 from sqlmodel import select
 
 from api.main import create_app
@@ -234,9 +234,9 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=600, help="most seconds to wait for indexing after")
     parser.add_argument("--reindex-after", type=float, help="ask for a reindex this many seconds into the load")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    args = parser.parse_args()
+    args = parse(parser, seconds=4, uploaders=1, searchers=1, drain_timeout=120)
 
-    clip = ClipSettings(model=random_model(args.model, args.work_dir))
+    clip = ClipSettings(model=model_for(args))
     with (
         tempfile.TemporaryDirectory(prefix="findimage-load-") as tmp,
         EmbeddedValkey(Path(tmp) / "valkey") as redis_url,
@@ -274,7 +274,7 @@ def main() -> int:
             thread.join()
             runtime.close()
         clients = f"{args.uploaders} upload + {args.searchers} search clients"
-        report(tally, seconds, drain, f"{args.model} on {runtime.embedder.name}", clients)
+        report(tally, seconds, drain, f"{clip.model} on {runtime.embedder.name}", clients)
         if reindex:
             reindex.report(tally, load_ended)
         problems = check(settings, dim, tally)

@@ -1,6 +1,6 @@
 """Query latency through the HTTP API, next to its bare costs, measured in one run.
 
-    python bench/query.py [--points 100000] [--model ViT-B-32] [--clients 2] [--requests 200]
+    python bench/query.py [--points 100000] [--model ViT-B-32] [--clients 2] [--requests 200] [--smoke]
 
 Loads ``--points`` SYNTHETIC vectors (clustered unit vectors, 1 in 5 with a caption
 vector) straight into the embedded store, builds its index, then drives the API with
@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
-from shared import DEFAULT_WORK_DIR, random_model, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, parse, synthetic_jpegs
 
 from api.main import create_app
 from core.config import ClipSettings, Settings, WorkerSettings
@@ -53,6 +53,7 @@ def load_points(runtime: Runtime, count: int, clusters: int = 200, seed: int = 0
                 for i, v in zip(ids, vectors)
             ]
         )
+    add_image_rows(runtime.engine, range(1, count + 1))  # clicks and likes refer to their images
     print(f"loaded {count:,} synthetic points in {time.perf_counter() - started:.0f} s; building the index ...", flush=True)
     started = time.perf_counter()
     runtime.vectors.build_index()
@@ -98,9 +99,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    args = parser.parse_args()
+    args = parse(parser, points=2000, clients=2, requests=20)
 
-    clip = ClipSettings(model=random_model(args.model, args.work_dir))
+    clip = ClipSettings(model=model_for(args))
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis_url:
         settings = Settings(
             data_dir=Path(tmp) / "data",

@@ -1,7 +1,7 @@
 """How good and how fast the personal feed is, against baselines measured in the same run.
 
     python bench/recommend.py [--items 20000] [--users 40] [--rounds 8] [--latency-points 100000 1000000]
-                              [--stores DIR]
+                              [--stores DIR] [--smoke]
 
 A SYNTHETIC world: items in topic clusters of a 512-d space (CLIP's width), topics in
 families of 10 (sibling topics are alike: "dogs on beaches" and "dogs in snow"; how alike
@@ -15,7 +15,9 @@ do). Printed per method, over all rounds:
   nDCG@20      the same, graded by the topic's weight in the taste, and by rank
 
 Methods: ours (the real feed: ``recommender.signals.like`` and ``recommender.feed``, on
-the embedded Qdrant Edge store and SQLite), random, most-liked (across all users), the
+the embedded Qdrant Edge store and SQLite); ours again with users who mark a third of
+the strays they are shown "not interested" (``recommender.signals.not_interested``);
+random, most-liked (across all users), the
 mean of the user's liked vectors, and Qdrant's recommend with best_score over the liked
 items. Then the feed's latency (``feed_page``, in process) for a user with 30 likes over
 ``--latency-points`` items.
@@ -31,24 +33,25 @@ from pathlib import Path
 
 import numpy as np
 import qdrant_edge as qe
-from shared import ROOT  # noqa: F401  (puts the repo on sys.path)
-from sqlalchemy import insert
+from shared import add_image_rows, parse
 
 from core.access import EVERYONE, Viewer
 from core.accounts import create_user
 from core.config import Settings, WorkerSettings
-from core.db import create_db_engine
-from core.models import Image, ImageStatus, LikeSource, utcnow
-from core.runtime import Runtime
+from core.db import create_db_engine, session_scope
+from core.models import LikeSource
+from core.runtime import Runtime, Space
+from core.spaces import active_space
 from core.storage import FileStore
 from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
 from core.vectors.base import as_list
 from recommender.feed import feed_page
-from recommender.signals import like
+from recommender.signals import like, not_interested
 
 DIM = 512
 PAGE = 20
 TASTE_WEIGHTS = (0.5, 0.3, 0.2)
+HIDE_SHARE = 1 / 3
 
 
 class World:
@@ -92,30 +95,32 @@ class World:
         return [i for i in shown
                 if self.rng.random() < (0.8 if self.topic_of(i) in taste else 0.03)]
 
+    def strays_hidden(self, taste: dict[int, float], shown: list[int]) -> list[int]:
+        """The shown items not to the user's taste that they mark "not interested" (a third),
+        thrown with dice of their own: the likes stay the same for every method."""
+        return [i for i in shown if self.topic_of(i) not in taste and self.hide_rng.random() < HIDE_SHARE]
+
 
 def open_parts(work: Path, world: World) -> Runtime:
     """The world loaded into a store under ``work`` (and indexed), or the one loaded there before."""
     settings = Settings(data_dir=work, worker=WorkerSettings(index_after_points=10_000))
     engine = create_db_engine(settings)
-    vectors = open_vector_store(settings)
+    with session_scope(engine) as session:
+        space = active_space(session, settings)
+    vectors = open_vector_store(settings, space.collection)
     vectors.ensure_collection(DIM)
     loaded = work / "loaded"
     if not loaded.exists():
         _load(engine, vectors, world)
         loaded.touch()
-    # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place.
-    return Runtime(settings, engine, FileStore(settings.files_dir), embedder=None, vectors=vectors, redis=None)
+    # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place
+    # (a synthetic space has no model: nothing here embeds a text or rebuilds a taste across spaces).
+    return Runtime(settings, engine, FileStore(settings.files_dir), redis=None,
+                   space=Space(space.id, "synthetic", space.collection, embedder=None, vectors=vectors))
 
 
 def _load(engine, vectors, world: World) -> None:
-    with engine.begin() as connection:
-        now = utcnow()
-        for start in range(0, len(world.ids), 20_000):
-            connection.execute(insert(Image), [
-                {"id": int(i), "sha256": f"{int(i):064x}", "mime": "image/jpeg", "width": 1, "height": 1,
-                 "size_bytes": 1, "status": ImageStatus.indexed, "indexed_at": now, "created_at": now, "source": "web"}
-                for i in world.ids[start:start + 20_000]
-            ])
+    add_image_rows(engine, world.ids)
     for start in range(0, len(world.ids), 5000):
         vectors.upsert([VectorPoint(int(i), {IMAGE: v}, {"source": "web", AUDIENCE: [EVERYONE]})
                         for i, v in zip(world.ids[start:start + 5000], world.vectors[start:start + 5000])])
@@ -123,16 +128,20 @@ def _load(engine, vectors, world: World) -> None:
 
 
 class Ours:
-    name = "ours (multi-interest feed)"
-
-    def __init__(self, runtime: Runtime, users: int):
-        self.runtime = runtime
+    def __init__(self, runtime: Runtime, users: int, hides: bool = False):
+        self.runtime, self.hides = runtime, hides
+        self.name = "ours + not interested" if hides else "ours (multi-interest feed)"
         with runtime.session() as session:
             self.user_ids = [create_user(session, f"sim-{u}-{time.monotonic_ns()}").id for u in range(users)]
 
     def like(self, user: int, image_id: int) -> None:
         with self.runtime.session() as session:
             like(self.runtime, session, self.user_ids[user], image_id, LikeSource.web)
+
+    def hide(self, user: int, image_id: int) -> None:
+        if self.hides:
+            with self.runtime.session() as session:
+                not_interested(self.runtime, session, self.user_ids[user], image_id)
 
     def show(self, user: int, seen: set[int]) -> list[int]:
         with self.runtime.session() as session:
@@ -187,6 +196,9 @@ def simulate(method, world: World, tastes: list[dict[int, float]], rounds: int) 
             ndcgs.append(_dcg(gains) / ideal)
             for image_id in world.reactions(taste, shown):
                 method.like(user, image_id)
+            for image_id in world.strays_hidden(taste, shown):
+                if hasattr(method, "hide"):
+                    method.hide(user, image_id)
     return statistics.mean(hits), statistics.mean(ndcgs)
 
 
@@ -222,7 +234,7 @@ def main() -> None:
     parser.add_argument("--stores", type=Path, help="keep the latency stores here and reuse them in later runs "
                         "(indexing 1M points takes tens of minutes on 2 cores)")
     parser.add_argument("--latency-only", action="store_true", help="skip the quality simulation")
-    args = parser.parse_args()
+    args = parse(parser, items=2000, topics=40, users=4, rounds=2, latency_points=[5000])
 
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp:
         if not args.latency_only:
@@ -237,7 +249,7 @@ def quality(args: argparse.Namespace, work: Path) -> None:
     world = World(args.items, args.topics, sibling_spread=args.sibling_spread)
     runtime = open_parts(work, world)
     tastes = world.tastes(args.users)
-    methods = [Ours(runtime, args.users)] + [
+    methods = [Ours(runtime, args.users), Ours(runtime, args.users, hides=True)] + [
         Baseline(name, runtime, world, args.users)
         for name in ("random", "most-liked", "mean of liked vectors", "Qdrant recommend best_score")
     ]
@@ -246,14 +258,17 @@ def quality(args: argparse.Namespace, work: Path) -> None:
     scores = {}
     for method in methods:
         world.rng = np.random.default_rng(42)  # every method meets the same users and dice
+        world.hide_rng = np.random.default_rng(43)
         started = time.perf_counter()
         scores[method.name] = simulate(method, world, tastes, args.rounds)
         hit, ndcg = scores[method.name]
         print(f"{method.name:30} hit-rate@20 {hit:.3f}  nDCG@20 {ndcg:.3f}   ({time.perf_counter() - started:.0f} s)",
               flush=True)
     best = max((s for name, s in scores.items() if not name.startswith("ours")), key=lambda s: s[0])
-    ours = scores[methods[0].name]
+    ours, hiding = scores[methods[0].name], scores[methods[1].name]
     print(f"ours / best baseline: hit-rate {ours[0] / best[0]:.2f}x, nDCG {ours[1] / best[1]:.2f}x   (target >= 1.2x)")
+    print(f"with / without not interested (a third of the strays shown marked): hit-rate {hiding[0] / ours[0]:.2f}x, "
+          f"nDCG {hiding[1] / ours[1]:.2f}x")
     runtime.vectors.close()
     runtime.engine.dispose()
 

@@ -1,6 +1,7 @@
 """What the benchmarks share: a random-weight model saved (and exported) once per work
-dir, photo-like synthetic JPEGs, and the app served on a loopback port. Random weights
-run exactly as fast as trained ones."""
+dir, photo-like synthetic JPEGs, image rows for synthetic points, the app served on a
+loopback port, and the ``--smoke`` size every bench has. Random weights run exactly as
+fast as trained ones."""
 
 import io
 import sys
@@ -16,6 +17,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_WORK_DIR = Path("/tmp/findimage-bench")
+SMOKE_HELP = ("a tiny size on the tiny random CLIP, done in seconds: what the test suite runs, so that a change "
+              "that breaks a bench fails CI (its figures mean nothing)")
+
+
+def parse(parser, **smoke_sizes):
+    """The bench's arguments, with ``--smoke``: then ``smoke_sizes`` replace the sizes given."""
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    args = parser.parse_args()
+    if args.smoke:
+        for name, value in smoke_sizes.items():
+            setattr(args, name, value)
+    return args
+
+
+def model_for(args) -> str:
+    """The model a bench runs: a random-weight ``args.model``, or the tiny one at smoke size."""
+    from core.config import TINY_TEST_MODEL
+
+    return TINY_TEST_MODEL if args.smoke else random_model(args.model, args.work_dir)
 
 
 def random_model(architecture: str, work_dir: Path) -> str:
@@ -60,3 +80,22 @@ def serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
     while not server.started:
         time.sleep(0.05)
     return server, thread, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+
+
+def add_image_rows(engine, ids) -> None:
+    """Indexed web images with these ids in the database, as the worker leaves them, for
+    points loaded straight into the vector store (likes and clicks refer to them)."""
+    from sqlalchemy import insert
+
+    from core.models import Image as ImageRow
+    from core.models import ImageStatus, utcnow
+
+    ids = [int(i) for i in ids]
+    now = utcnow()
+    with engine.begin() as connection:
+        for start in range(0, len(ids), 20_000):
+            connection.execute(insert(ImageRow), [
+                {"id": i, "sha256": f"{i:064x}", "mime": "image/jpeg", "width": 1, "height": 1, "size_bytes": 1,
+                 "status": ImageStatus.indexed, "indexed_at": now, "created_at": now, "source": "web"}
+                for i in ids[start:start + 20_000]
+            ])

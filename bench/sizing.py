@@ -1,6 +1,6 @@
 """Bytes per image, measured, for the README's sizing table.
 
-    python bench/sizing.py [--points 100000] [--dim 512]
+    python bench/sizing.py [--points 100000] [--dim 512] [--smoke]
 
 Builds an embedded Qdrant Edge store as findimage fills it (an image and a caption
 vector per point, the payload search filters on, the same payload indexes), builds its
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from shared import ROOT
+from shared import ROOT, parse
 
 from core.access import EVERYONE
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
@@ -108,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=512)
-    args = parser.parse_args()
+    args = parse(parser, points=2000, dim=32)
     with tempfile.TemporaryDirectory(prefix="findimage-sizing-") as tmp:
         path = Path(tmp) / "images"
         print(f"Filling a Qdrant Edge store with {args.points:,} images ({args.dim}-d, 2 vectors each) ...", flush=True)

@@ -1,6 +1,6 @@
 """How fast the bot acknowledges /findimage while searches pile up behind it.
 
-    python bench/slack_ack.py [--requests 200] [--concurrency 8] [--model ViT-B-32]
+    python bench/slack_ack.py [--requests 200] [--concurrency 8] [--model ViT-B-32] [--smoke]
 
 Slack gives a slash command 3 s to be acknowledged, then tells the user it failed. The
 app runs as ``findimage serve`` does (uvicorn, HTTP mode, signed requests) against a
@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from shared import ROOT, random_model, serve
+from shared import ROOT, model_for, parse, serve
 from slack_sdk.signature import SignatureVerifier
 
 from api.main import create_app
@@ -38,13 +38,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--model", default="ViT-B-32")
     parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "bench")
-    args = parser.parse_args()
+    args = parse(parser, requests=8, concurrency=2)
 
     slack = FakeSlack().start()
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis:
         settings = Settings(
             data_dir=Path(tmp) / "data", redis_url=redis, models_dir=args.work_dir / "models", port=0,
-            clip=ClipSettings(model=random_model(args.model, args.work_dir)),
+            clip=ClipSettings(model=model_for(args)),
             slack=SlackSettings(bot_token=slack.bot_token, signing_secret=SECRET, api_url=f"{slack.url}/api/"),
         )
         server, thread, base = serve(create_app(settings))
