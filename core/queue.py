@@ -90,10 +90,10 @@ class EmbeddedValkey:
             binary = get_binary_path()
         except (ValkeyServerError, OSError) as exc:
             raise ServiceUnavailable(f"Could not start the embedded Valkey server: {exc}") from exc
-        parent = os.getpid()
+        die_with_parent = _parent_death_signal(os.getpid())
         self._process = subprocess.Popen(
             [str(binary), str(config)], cwd=self.data_dir, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=lambda: _die_with(parent),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
         )
         url = f"redis://127.0.0.1:{port}"
         deadline = time.monotonic() + START_TIMEOUT
@@ -126,12 +126,17 @@ def serves(pid: int, data_dir: Path) -> bool:
         return False
 
 
-def _die_with(parent: int) -> None:
-    """In the child, before exec: be sent SIGTERM when the parent dies (Linux; the parent is
-    the thread that started it, so start it from one that lives as long as the process)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0 or os.getppid() != parent:
-        os._exit(1)  # no parent-death signal, or the parent is already gone: do not outlive it
+def _parent_death_signal(parent: int):
+    """What the child runs before exec: ask Linux to send it SIGTERM when its parent dies
+    (the parent is the thread that started it: start it from one that lives as long as the
+    process). libc is looked up here, before the fork, so the child only makes the call."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def in_the_child() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0 or os.getppid() != parent:
+            os._exit(1)  # no parent-death signal, or the parent is already gone: do not outlive it
+
+    return in_the_child
 
 
 @contextmanager
