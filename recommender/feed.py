@@ -32,8 +32,6 @@ from recommender.taste import Interest, interests, unit
 
 MAX_EXCLUDED = 5000
 """Most recent impressions kept out of the candidates (older ones may come back)."""
-MAX_AVOIDED = 64
-"""Most recent "not interested" images the feed's searches steer away from."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +78,7 @@ def feed_page(
     taste = taste_for(runtime, session, user_id, space)
     found = interests(taste, now, runtime.settings.taste.half_life) if taste else []
     where = SearchFilter(exclude=frozenset(excluded), audience=viewer.tokens())
-    avoid = _avoided(session, user_id, space) if found else []
-    items = _personal(runtime, space, session, found, where, limit, avoid) if found else []
+    items = _personal(runtime, space, session, found, where, limit) if found else []
     if len(items) < limit:
         items += _popular_and_new(space, session, viewer, excluded | {i.id for i in items}, limit - len(items))
     caught_up = len(items) < limit
@@ -96,14 +93,11 @@ def feed_page(
     return FeedPage(items, personal=bool(found), caught_up=caught_up, since=since)
 
 
-def _personal(
-    runtime: Runtime, space: Space, session: Session, found: list[Interest], where: SearchFilter, limit: int,
-    avoid: list[np.ndarray],
-) -> list[FeedItem]:
+def _personal(runtime: Runtime, space: Space, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
     with timed("search"):
         pools = [
-            space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False, avoid=avoid)
+            space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
             for interest, n in zip(found, counts)
         ]
     points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
@@ -112,7 +106,6 @@ def _personal(
     row = {image_id: r for r, image_id in enumerate(points)}
     matrix = unit(np.array([p.vectors[IMAGE] for p in points.values()]).reshape(len(points), -1))
     pools = [[h for h in pool if h.id in row] for pool in pools]  # deleted meanwhile
-    relevance = [matrix[[row[h.id] for h in pool]] @ interest.direction for pool, interest in zip(pools, found)]
 
     picked: list[tuple[int, float, int]] = []  # (image id, relevance, interest)
     taken: set[int] = set()
@@ -120,12 +113,11 @@ def _personal(
     for source in order:
         if len(picked) == limit:
             break
-        left = [n for n, h in enumerate(pools[source]) if h.id not in taken]
-        pool = [pools[source][n] for n in left]
+        pool = [h for h in pools[source] if h.id not in taken]
         if not pool:
             continue
         best = mmr_pick(
-            relevance[source][left],
+            np.array([h.score for h in pool]),
             matrix[[row[h.id] for h in pool]],
             matrix[[row[i] for i, _, _ in picked]],
             runtime.settings.feed.diversity,
@@ -134,7 +126,7 @@ def _personal(
         if best is None:  # only near-duplicates of what is on the page are left here
             pools[source] = []
             continue
-        picked.append((pool[best].id, float(relevance[source][left[best]]), source))
+        picked.append((pool[best].id, pool[best].score, source))
         taken.add(pool[best].id)
     reasons = _reasons(session, found, [(i, matrix[row[i]], source) for i, _, source in picked])
     return [
@@ -234,17 +226,6 @@ def _shown_before(
 
 def _hidden(session: Session, user_id: int) -> set[int]:
     return set(session.exec(select(NotInterested.image_id).where(NotInterested.user_id == user_id)).all())
-
-
-def _avoided(session: Session, user_id: int, space: Space) -> list[np.ndarray]:
-    """The vectors of the images the user is not interested in (most recent first): the
-    feed's searches steer away from them."""
-    rows = session.exec(
-        select(Signal.vector).where(Signal.user_id == user_id, Signal.kind == SignalKind.not_interested,
-                                    Signal.space_id == space.id)
-        .order_by(col(Signal.id).desc()).limit(MAX_AVOIDED)
-    ).all()
-    return [np.frombuffer(vector, np.float32) for vector in rows]
 
 
 def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> set[int]:

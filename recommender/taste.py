@@ -11,8 +11,8 @@ weighted spherical k-means: the exact rebuild used after an unlike or a forget.
 
 A signal with a negative weight ("not interested") never starts an interest: it pulls
 the interest it is close to (cosine >= ``join_above``) away from itself and shrinks its
-share; one far from every interest leaves the taste as it is (the feed still steers
-away from it, as a negative example of the vector search).
+share; one far from every interest leaves the taste as it is (the image itself is kept
+out of the feed all the same).
 """
 
 from dataclasses import dataclass, field

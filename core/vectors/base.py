@@ -88,14 +88,9 @@ class VectorStore(Protocol):
         score_threshold: float | None = None,
         where: SearchFilter | None = None,
         with_payload: bool = True,
-        avoid: Sequence[np.ndarray] = (),
     ) -> list[Hit]:
         """Nearest points by the named vector ``using`` that meet ``where``, best first.
-        Without payload (empty ``Hit.payload``) a deep search costs a third as much.
-        With ``avoid`` (vectors to steer away from) it is the engine's recommend query,
-        best-score strategy: a point closer to one of them than to ``vector`` ranks below
-        every other, with a negative score; the rest keep their order, with their cosine
-        squashed into (0, 1) (a sigmoid)."""
+        Without payload (empty ``Hit.payload``) a deep search costs a third as much."""
 
     def count(self) -> int: ...
 

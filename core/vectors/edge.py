@@ -121,15 +121,10 @@ class EdgeStore:
         score_threshold: float | None = None,
         where: SearchFilter | None = None,
         with_payload: bool = True,
-        avoid: Sequence[np.ndarray] = (),
     ) -> list[Hit]:
-        if len(avoid):
-            query = qe.Query.RecommendBestScore(qe.RecommendQuery([as_list(vector)], [as_list(v) for v in avoid]), using=using)
-        else:
-            query = qe.Query.Nearest(as_list(vector), using=using)
         request = qe.QueryRequest(
             limit=limit,
-            query=query,
+            query=qe.Query.Nearest(as_list(vector), using=using),
             with_payload=with_payload,
             score_threshold=score_threshold,
             filter=_edge_filter(where),

@@ -136,16 +136,11 @@ class ServerStore:
         score_threshold: float | None = None,
         where: SearchFilter | None = None,
         with_payload: bool = True,
-        avoid: Sequence[np.ndarray] = (),
     ) -> list[Hit]:
-        query = as_list(vector)
-        if len(avoid):
-            query = models.RecommendQuery(recommend=models.RecommendInput(
-                positive=[query], negative=[as_list(v) for v in avoid], strategy=models.RecommendStrategy.BEST_SCORE))
         with _translated():
             response = self.client.query_points(
                 self.collection,
-                query=query,
+                query=as_list(vector),
                 using=using,
                 limit=limit,
                 score_threshold=score_threshold,

@@ -197,17 +197,3 @@ def test_unreachable_server_is_service_unavailable():
     with pytest.raises(ServiceUnavailable, match="Qdrant"):
         store.ensure_collection(DIM)
 
-
-def test_a_search_that_avoids_vectors_ranks_what_is_nearer_them_last(store):
-    rng = np.random.default_rng(5)
-    liked, hidden = np.eye(DIM, dtype=np.float32)[0], np.eye(DIM, dtype=np.float32)[1]
-    unit = lambda x: (x / np.linalg.norm(x)).astype(np.float32)
-    # Between the liked and the hidden direction: 1-5 lean to the liked side, 6-10 to the hidden one.
-    points = [unit(liked * (1 - t) + hidden * t + 0.01 * rng.normal(size=DIM)) for t in np.linspace(0.05, 0.95, 10)]
-    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}) for i, v in enumerate(points)])
-    plain = store.search(IMAGE, liked, limit=10)
-    assert [h.id for h in plain] == list(range(1, 11))  # by closeness to the liked direction alone
-    steered = store.search(IMAGE, liked, limit=10, avoid=[hidden])
-    assert {h.id for h in steered[:5]} == {1, 2, 3, 4, 5}
-    assert all(h.score > 0 for h in steered[:5]) and all(h.score < 0 for h in steered[5:])  # nearer the hidden one
-    assert [h.id for h in steered[:5]] == [h.id for h in plain[:5]]  # the rest in their order
