@@ -7,6 +7,7 @@
 """
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +29,18 @@ KEPT_ENVIRONMENT = {"FINDIMAGE_TEST_DATABASE_URL", "FINDIMAGE_TEST_ARTIFACTS", "
 def clean_environment(monkeypatch, tmp_path_factory):
     """Tests see none of the developer's settings: no exported ``FINDIMAGE_*`` variable and
     no ``.env`` file (Settings reads one from the working directory, and so do the
-    processes the tests start, which inherit it)."""
+    processes the tests start, which inherit it). Logging is put back as it was, too."""
     for name in list(os.environ):
         if name.startswith("FINDIMAGE_") and name not in KEPT_ENVIRONMENT:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     get_settings.cache_clear()
+    handlers, level = logging.root.handlers[:], logging.root.level
     yield
     get_settings.cache_clear()
+    # A CLI test configures logging onto CliRunner's stream, which is closed once it returns:
+    # later tests' log lines would go to it ("--- Logging error ---").
+    logging.root.handlers[:], logging.root.level = handlers, level
 
 
 @pytest.fixture(scope="session")

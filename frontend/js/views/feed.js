@@ -27,7 +27,7 @@ export function render(root, _route, signal) {
     }
     const tiles = found.results.map((item) => tile(item, reason(item)));
     const firstSeen = found.results.findIndex((item) => item.seen_before);
-    if (found.caught_up && !caughtUp) {
+    if (found.caught_up && !caughtUp && (tiles.length || results.children.length)) {
       caughtUp = true;  // once per scroll, between the last fresh image and the first seen before
       const at = firstSeen < 0 ? tiles.length : firstSeen;
       results.append(...tiles.slice(0, at), caughtUpNote(), ...tiles.slice(at));
@@ -41,7 +41,7 @@ export function render(root, _route, signal) {
   root.append(h("section", { class: "view" }, h("h1", {}, "Your feed"), intro, results, more));
 }
 
-const caughtUpNote = () => h("li", { class: "caught-up", role: "status" },
+const caughtUpNote = () => h("li", { class: "caught-up" },
   "You are all caught up: you have seen every new image. Here are ones you saw a while ago.");
 
 function reason({ reason: text, because_image: image }) {
