@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
+from core.history import liked_among
 from core.models import file_url, thumbnail_url
 from recommender.feed import feed_page
 
@@ -23,6 +24,8 @@ class FeedResult(BaseModel):
     source: str | None
     seen_before: bool
     """Shown to you before: the feed is past its fresh images (``caught_up``)."""
+    liked: bool
+    """Whether you like it (only images shown before can be)."""
     thumbnail_url: str
     file_url: str
 
@@ -53,8 +56,10 @@ def feed(
     first. The pages of one scroll (each asked for with the last one's ``next_cursor``)
     never repeat an image until every one you may see has been on them."""
     found = feed_page(runtime, session, caller.id, viewer, limit, since=None if cursor is None else cursor / 1000)
+    liked = liked_among(session, caller.id, (i.id for i in found.items if i.seen_before))
     return FeedResponse(
-        results=[FeedResult(**vars(i), thumbnail_url=thumbnail_url(i.id), file_url=file_url(i.id)) for i in found.items],
+        results=[FeedResult(**vars(i), liked=i.id in liked, thumbnail_url=thumbnail_url(i.id), file_url=file_url(i.id))
+                 for i in found.items],
         personal=found.personal,
         caught_up=found.caught_up,
         next_cursor=int(found.since * 1000),

@@ -170,6 +170,7 @@ def test_the_feed_never_runs_dry(client, app_runtime, topics):
     fresh = [i for page in ids for i in page][:59]
     assert len(set(fresh)) == 59 and 101 not in fresh  # each fresh image once, never the liked one
     assert ids[4][:11] == fresh[48:59] and ids[4][11:] == [101]  # the last fresh, then caught up: the liked one
+    assert [r["liked"] for r in pages[4]["results"]] == [False] * 11 + [True]
     assert set(ids[5]) == set(ids[0])  # round again: least recently shown first
     reasons = {r["reason"] for r in pages[5]["results"]}
     assert reasons == {"seen before"}
