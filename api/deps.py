@@ -14,7 +14,7 @@ from core.access import Viewer, is_loopback, viewer_for
 from core.accounts import user_for_api_token
 from core.errors import Unauthorized
 from core.runtime import Runtime
-from worker.queue import ingest_queue
+from services.queue import ingest_queue
 
 SESSION_COOKIE = "findimage_session"
 SESSION_MAX_AGE = 30 * 86400

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import RuntimeDep
 from core.logs import request_id
-from worker.queue import ingest_queue
+from services.queue import ingest_queue
 
 log = logging.getLogger("findimage.requests")
 VALID_ID = re.compile(r"[\w.:-]{1,64}")

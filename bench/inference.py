@@ -53,7 +53,7 @@ COLD_START = textwrap.dedent(
     from core.config import ClipSettings, Settings
     if kind == "api":
         from fastapi.testclient import TestClient
-        from api.main import create_app
+        from cli.serving import create_app
         settings = Settings(data_dir=sys.argv[4], models_dir=models_dir, clip=ClipSettings.model_validate_json(clip),
                             allowed_hosts=["testserver"])
         with TestClient(create_app(settings), client=("127.0.0.1", 50000)) as client:

@@ -26,7 +26,7 @@ from PIL import Image
 from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
 from sqlmodel import func, select
 
-from api.main import create_app
+from cli.serving import create_app
 from core.clip import Embedder, open_embedder
 from core.config import ClipSettings, Settings, WorkerSettings
 from core.models import Image as ImageRecord

@@ -42,7 +42,7 @@ import numpy as np
 from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
 from sqlmodel import select
 
-from api.main import create_app
+from cli.serving import create_app
 from core.config import ClipSettings, LimitSettings, Settings, WorkerSettings
 from core.db import create_db_engine, session_scope
 from core.models import Image, ImageStatus

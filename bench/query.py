@@ -24,12 +24,12 @@ import numpy as np
 import uvicorn
 from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, parse, synthetic_jpegs
 
-from api.main import create_app
+from cli.serving import create_app
 from core.config import ClipSettings, Settings, WorkerSettings
 from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 from core.vectors import IMAGE, TEXT, VectorPoint
-from recommender.search import MAX_RANKED
+from services.search import MAX_RANKED
 
 WORDS = "dog cat beach office team whiteboard sunset bicycle pizza mountain snow river chart robot garden".split()
 

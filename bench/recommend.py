@@ -14,9 +14,9 @@ do). Printed per method, over all rounds:
   hit-rate@20  the share of the 20 shown items that match the user's hidden taste
   nDCG@20      the same, graded by the topic's weight in the taste, and by rank
 
-Methods: ours (the real feed: ``recommender.signals.like`` and ``recommender.feed``, on
+Methods: ours (the real feed: ``services.signals.like`` and ``services.feed``, on
 the embedded Qdrant Edge store and SQLite); ours again with users who mark a third of
-the strays they are shown "not interested" (``recommender.signals.not_interested``);
+the strays they are shown "not interested" (``services.signals.not_interested``);
 random, most-liked (across all users), the
 mean of the user's liked vectors, and Qdrant's recommend with best_score over the liked
 items. Then the feed's latency (``feed_page``, in process) for a user with 30 likes over
@@ -45,8 +45,8 @@ from core.spaces import active_space
 from core.storage import FileStore
 from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
 from core.vectors.base import as_list
-from recommender.feed import feed_page
-from recommender.signals import like, not_interested
+from services.feed import feed_page
+from services.signals import like, not_interested
 
 DIM = 512
 PAGE = 20

@@ -23,7 +23,7 @@ import httpx
 from shared import ROOT, model_for, parse, serve
 from slack_sdk.signature import SignatureVerifier
 
-from api.main import create_app
+from cli.serving import create_app
 from core.config import ClipSettings, Settings, SlackSettings
 from core.queue import EmbeddedValkey
 from tests.fake_slack import FakeSlack

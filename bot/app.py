@@ -34,8 +34,8 @@ from bot.replies import Replies
 from core.config import Settings
 from core.errors import FindImageError
 from core.runtime import Runtime
-from worker.queue import ingest_queue
-from worker.slack_files import queue_slack_file
+from services.queue import ingest_queue
+from services.slack_files import queue_slack_file
 
 log = logging.getLogger(__name__)
 

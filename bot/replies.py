@@ -19,10 +19,10 @@ from core.links import signed_thumbnail_url
 from core.models import Image, LikeSource, SearchEvent, SearchKind, TokenKind
 from core.runtime import Runtime
 from core.vectors import SearchFilter
-from recommender.feed import feed_page
-from recommender.search import search_text
-from recommender.signals import like, record_event, unlike
-from recommender.similar import MAX_PAGES, similar_to
+from services.feed import feed_page
+from services.search import search_text
+from services.signals import like, record_event, unlike
+from services.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
 

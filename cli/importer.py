@@ -17,8 +17,8 @@ from sqlmodel import col, func, select
 from core.errors import InvalidImage
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
-from worker.ingest import submit_image
-from worker.queue import ingest_queue
+from services.ingest import submit_image
+from services.queue import ingest_queue
 from worker.runner import EmbeddedWorker
 
 

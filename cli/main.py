@@ -31,7 +31,7 @@ def serve(
     queue (Valkey), the vector store (Qdrant Edge) and the ingest worker."""
     import uvicorn
 
-    from api.main import create_app
+    from cli.serving import create_app
     from core.access import is_loopback
 
     settings = get_settings()

@@ -202,7 +202,7 @@ class Signal(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     space_id: int | None = Field(default=None, index=True)
     """The vector space (``VectorSpace.id``) ``vector`` is in; a signal from another space
-    than the active one is derived again (``recommender.signals``)."""
+    than the active one is derived again (``services.signals``)."""
 
 
 class Taste(SQLModel, table=True):

@@ -6,9 +6,9 @@ from rq.job import Job
 
 from core.images import record_failure
 from core.models import Image, ImageStatus
+from services.queue import drop_jobs, ingest_queue, queued_image_ids
 from worker.context import current_runtime
 from worker.indexing import index_images
-from worker.queue import drop_jobs, ingest_queue, queued_image_ids
 
 log = logging.getLogger(__name__)
 

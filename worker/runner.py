@@ -23,8 +23,8 @@ from rq.timeouts import TimerDeathPenalty
 
 from core.errors import ServiceUnavailable
 from core.runtime import Runtime
+from services.queue import ingest_queue
 from worker.context import using_runtime
-from worker.queue import ingest_queue
 from worker.reindex import SpaceWatcher
 
 log = logging.getLogger(__name__)

@@ -1,65 +1,26 @@
-"""Images shared in Slack. The bot's listeners only queue a file (Slack wants its answer
-within 3 s); this job asks Slack about the file, downloads it with the bot token and
-takes it in like any upload, with its channel, message and uploader recorded.
-
-A file is queued once however often Slack tells of it (a ``message`` with a
-``file_share`` and a ``file_shared`` event both do, and Slack retries events): a Redis key
-per file says it was queued, and the job checks the database before downloading. A job
-that runs out of retries (Slack down for minutes) removes the mark, so Slack's next event
-for the file queues it afresh.
+"""The job behind an image shared in Slack (queued by ``services.slack_files``): ask Slack
+about the file, download it with the bot token and take it in like any upload, with its
+channel, message and uploader recorded. It checks the database before downloading; a job
+that runs out of retries (Slack down for minutes) removes the file's queued mark, so
+Slack's next event for the file queues it afresh.
 """
 
 import logging
 
-import redis
-from rq import Callback, Queue, Retry
 from rq.job import Job
 from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 from core.accounts import slack_user
-from core.errors import InvalidImage, ServiceUnavailable
+from core.errors import InvalidImage
 from core.models import Image, ImageSource
-from core.runtime import Runtime
 from core.slack import download, web_client
+from services.ingest import submit_image
+from services.queue import ingest_queue
+from services.slack_files import queued_mark
 from worker.context import current_runtime
-from worker.ingest import submit_image
-from worker.queue import ingest_queue
 
 log = logging.getLogger(__name__)
-
-SLACK_FILE_JOB = "worker.slack_files.ingest_slack_file"
-FAILURE_CALLBACK = "worker.slack_files.on_slack_file_failure"
-QUEUED_FOR = 7 * 86400
-"""Seconds a file's "already queued" mark lasts (Slack retries for minutes, not days)."""
-
-
-def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context: str | None) -> bool:
-    """Queue the file for download and indexing; False when it was queued before.
-    ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's)."""
-    mark = _mark(team, file_id)
-    try:
-        if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):
-            return False
-        settings = runtime.settings.worker
-        queue.enqueue(
-            SLACK_FILE_JOB,
-            kwargs={"team": team, "file_id": file_id, **context},
-            job_id=f"slack-{team}-{file_id}",
-            job_timeout=settings.job_timeout,
-            retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
-            on_failure=Callback(FAILURE_CALLBACK),
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-        )
-    except redis.RedisError as exc:
-        try:
-            runtime.redis.delete(mark)
-        except redis.RedisError:
-            pass
-        raise ServiceUnavailable(f"The ingest queue is unavailable: {exc}") from exc
-    return True
-
 
 def ingest_slack_file(
     team: str,
@@ -118,12 +79,8 @@ def on_slack_file_failure(job: Job, connection, exc_type, exc_value, traceback) 
     """RQ failure callback: after the last retry, forget that the file was queued."""
     if job.should_retry:
         return
-    connection.delete(_mark(job.kwargs["team"], job.kwargs["file_id"]))
+    connection.delete(queued_mark(job.kwargs["team"], job.kwargs["file_id"]))
     log.warning("Slack file %s was not taken in (%s); Slack's next event for it will try again", job.kwargs["file_id"], exc_value)
-
-
-def _mark(team: str, file_id: str) -> str:
-    return f"findimage:slack:file:{team}:{file_id}"
 
 
 def _shares(file: dict) -> dict[str, tuple[bool, str | None]]:

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.history import liked_among
 from core.models import file_url, thumbnail_url
-from recommender.feed import feed_page
+from services.feed import feed_page
 
 router = APIRouter(prefix="/api", tags=["feed"])
 

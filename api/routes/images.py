@@ -16,7 +16,7 @@ from core.images import delete_image, thumbnail_path
 from core.links import valid_signature
 from core.models import ImagePublic, ImageSource, User
 from core.ratelimit import take
-from worker.ingest import submit_image
+from services.ingest import submit_image
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 

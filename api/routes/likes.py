@@ -9,7 +9,7 @@ from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.access import visible_image
 from core.history import liked_images
 from core.models import ImagePublic, LikeSource
-from recommender.signals import like, unlike
+from services.signals import like, unlike
 
 router = APIRouter(prefix="/api", tags=["likes"])
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from api.deps import CallerDep, SessionDep
 from core.history import history
 from core.models import thumbnail_url
-from recommender.signals import forget
+from services.signals import forget
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 

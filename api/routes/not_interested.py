@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.access import visible_image
-from recommender.signals import interested_again, not_interested
+from services.signals import interested_again, not_interested
 
 router = APIRouter(prefix="/api", tags=["images"])
 

@@ -12,9 +12,9 @@ from core.errors import InvalidRequest, ServiceUnavailable
 from core.history import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
-from recommender.search import search_by_example, search_text
-from recommender.signals import record_event
-from recommender.similar import MAX_PAGES, similar_to
+from services.search import search_by_example, search_text
+from services.signals import record_event
+from services.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["search"])

@@ -8,7 +8,7 @@ registers fake kernels for ops whose schemas only the native library defines.
 ``install()`` defines those schemas when, and only when, the native library is absent.
 open_clip's inference path never calls the detection ops, so nothing else changes; a
 call to one would still fail loudly (no kernel is registered). This is the only place
-in findimage that knows about it: ``core.embedder`` calls ``install()`` before it
+in findimage that knows about it: ``core.clip.torch_backend.open_clip_module`` calls ``install()`` before it
 imports open_clip.
 """
 

@@ -1,7 +1,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from cli.serving import create_app
 from tests.factories import LOOPBACK
 
 

@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from api.main import create_app
+from cli.serving import create_app
 from core.db import create_db_engine
 from core.models import Like, SearchEvent, Signal, SignalKind, Taste, as_utc
 from core.vectors import IMAGE, TEXT, VectorPoint
 from recommender import taste as taste_math
-from recommender.signals import to_taste
+from services.signals import to_taste
 from tests.factories import LOOPBACK, place, reset_schema
 
 THREADS, EVENTS = 8, 25

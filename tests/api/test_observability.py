@@ -4,10 +4,10 @@ import logging
 
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from cli.serving import create_app
+from services.queue import ingest_queue
 from tests.factories import LOOPBACK, distinct_jpeg
 from tests.polling import wait_for_status
-from worker.queue import ingest_queue
 
 
 def metric(text: str, name: str, **labels) -> float:

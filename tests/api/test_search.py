@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from core.models import SearchEvent, SearchKind, User
 from core.vectors import IMAGE, TEXT, VectorPoint
-from recommender.search import query_vector
+from services.search import query_vector
 from tests.factories import bearer
 from tests.factories import place as place_points
 

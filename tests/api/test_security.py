@@ -5,8 +5,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from api.main import create_app
 from cli.main import app as cli
+from cli.serving import create_app
 from core import ratelimit
 from core.models import Image
 from tests.factories import LOOPBACK, bearer, distinct_jpeg

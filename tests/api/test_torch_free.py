@@ -10,7 +10,7 @@ SERVE_AND_QUERY = textwrap.dedent(
     """
     import sys, time
     from fastapi.testclient import TestClient
-    from api.main import create_app
+    from cli.serving import create_app
     from core.config import ClipSettings, Settings
 
     settings = Settings(data_dir=sys.argv[1], models_dir=sys.argv[2], redis_url=sys.argv[3],

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 
-from api.main import create_app
+from cli.serving import create_app
 from core.config import SlackSettings
 from tests.factories import LOOPBACK
 from tests.fake_slack import FakeSlack

@@ -7,7 +7,7 @@ import numpy as np
 from core.accounts import issue_token, slack_user
 from core.models import TokenKind
 from core.vectors import IMAGE, TEXT, VectorPoint
-from recommender.search import query_vector
+from services.search import query_vector
 from tests.bot.conftest import click, shown_images, slash
 from tests.factories import place
 

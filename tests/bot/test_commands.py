@@ -5,7 +5,7 @@ from sqlmodel import select
 
 from core.models import Like, LikeSource, SearchEvent, User
 from core.vectors import IMAGE, VectorPoint
-from recommender.search import query_vector
+from services.search import query_vector
 from tests.bot.conftest import buttons, click, settle, shown_images, slash
 from tests.factories import place
 

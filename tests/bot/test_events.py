@@ -10,12 +10,12 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from api.main import create_app
+from cli.serving import create_app
 from core.models import Image, ImageSource, Like, LikeSource, User
+from services.queue import ingest_queue
 from tests.bot.conftest import event, settle, shown_images, signed_post, slack_settings, slash
 from tests.factories import LOOPBACK, distinct_jpeg
 from tests.polling import wait_for_status
-from worker.queue import ingest_queue
 
 TS = "1700000000.000100"
 

@@ -4,8 +4,8 @@ gets in without one."""
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.main import create_app
 from cli.main import app
+from cli.serving import create_app
 from tests.factories import LOOPBACK
 
 

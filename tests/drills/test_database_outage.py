@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlmodel import select
 
-from api.main import create_app
+from cli.serving import create_app
 from core.models import Image
 from tests.drills.conftest import upload
 from tests.factories import LOOPBACK

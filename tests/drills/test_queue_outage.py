@@ -9,7 +9,7 @@ are indexed as usual.
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from api.main import create_app
+from cli.serving import create_app
 from core.models import Image, ImageStatus
 from tests.drills.conftest import upload
 from tests.factories import LOOPBACK

@@ -13,7 +13,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from cli.serving import create_app
 from core.config import WorkerSettings
 from core.models import Image, ImageStatus
 from tests.drills.conftest import upload

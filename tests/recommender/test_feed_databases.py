@@ -12,8 +12,8 @@ from core.accounts import create_user
 from core.models import LikeSource
 from core.runtime import Runtime
 from core.vectors import IMAGE, VectorPoint
-from recommender.feed import feed_page
-from recommender.signals import like
+from services.feed import feed_page
+from services.signals import like
 from tests.factories import place, reset_schema
 
 DAY = 24 * 3600

@@ -16,7 +16,7 @@ import uvicorn
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from api.main import create_app
+from cli.serving import create_app
 
 CHROMIUM = os.environ.get("FINDIMAGE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("FINDIMAGE_TEST_ARTIFACTS", "test-artifacts")).resolve() / "web"

@@ -7,9 +7,9 @@ from sqlmodel import select
 
 from core.errors import ServiceUnavailable
 from core.models import Image, ImageSource, ImageStatus
+from services.ingest import submit_image
+from services.queue import ingest_queue
 from tests.factories import distinct_jpeg
-from worker.ingest import submit_image
-from worker.queue import ingest_queue
 
 
 def dead_queue(runtime) -> Queue:

@@ -5,10 +5,10 @@ from rq.registry import FailedJobRegistry
 
 from core.models import Image, ImageSource, ImageStatus
 from core.vectors import IMAGE
+from services.ingest import submit_image
+from services.queue import ingest_queue
 from tests.factories import distinct_jpeg
 from worker.context import using_runtime
-from worker.ingest import submit_image
-from worker.queue import ingest_queue
 
 
 def submit(runtime, *seeds, caption=None):

@@ -11,9 +11,9 @@ from core.access import Viewer
 from core.models import LikeSource, SearchEvent, SearchKind, Signal, SpaceState, Taste, User, VectorSpace
 from core.spaces import cancel_reindex, start_reindex
 from core.vectors import AUDIENCE, IMAGE, TEXT
-from recommender.feed import feed_page
-from recommender.search import search_text
-from recommender.signals import like, record_event
+from services.feed import feed_page
+from services.search import search_text
+from services.signals import like, record_event
 from tests.worker.test_jobs import run_jobs, submit
 from worker.reindex import SpaceWatcher
 

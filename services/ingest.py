@@ -12,7 +12,7 @@ from core.errors import ServiceUnavailable
 from core.images import add_image, discard_new_image, record_failure
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
-from worker.queue import enqueue_index
+from services.queue import enqueue_index
 
 
 def submit_image(

@@ -15,7 +15,7 @@ from core.errors import NotFound
 from core.metrics import timed
 from core.runtime import Runtime
 from core.vectors import AUDIENCE, IMAGE, TEXT, Hit, SearchFilter
-from recommender.search import Match, Ranked, described
+from services.search import Match, Ranked, described
 
 PER_INDEX = 7
 MAX_PAGES = 20

@@ -1,0 +1,49 @@
+"""Queueing an image shared in Slack. The bot's listeners only queue the file (Slack wants
+its answer within 3 s); the job (``worker.slack_files``) downloads and takes it in.
+
+A file is queued once however often Slack tells of it (a ``message`` with a
+``file_share`` and a ``file_shared`` event both do, and Slack retries events): a Redis key
+per file says it was queued.
+"""
+
+import redis
+from rq import Callback, Queue, Retry
+
+from core.errors import ServiceUnavailable
+from core.runtime import Runtime
+
+SLACK_FILE_JOB = "worker.slack_files.ingest_slack_file"
+FAILURE_CALLBACK = "worker.slack_files.on_slack_file_failure"
+QUEUED_FOR = 7 * 86400
+"""Seconds a file's "already queued" mark lasts (Slack retries for minutes, not days)."""
+
+
+def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context: str | None) -> bool:
+    """Queue the file for download and indexing; False when it was queued before.
+    ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's)."""
+    mark = queued_mark(team, file_id)
+    try:
+        if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):
+            return False
+        settings = runtime.settings.worker
+        queue.enqueue(
+            SLACK_FILE_JOB,
+            kwargs={"team": team, "file_id": file_id, **context},
+            job_id=f"slack-{team}-{file_id}",
+            job_timeout=settings.job_timeout,
+            retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
+            on_failure=Callback(FAILURE_CALLBACK),
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+    except redis.RedisError as exc:
+        try:
+            runtime.redis.delete(mark)
+        except redis.RedisError:
+            pass
+        raise ServiceUnavailable(f"The ingest queue is unavailable: {exc}") from exc
+    return True
+
+
+def queued_mark(team: str, file_id: str) -> str:
+    return f"findimage:slack:file:{team}:{file_id}"
