@@ -31,8 +31,8 @@ from core.clip import Embedder, open_embedder
 from core.config import ClipSettings, Settings, WorkerSettings
 from core.models import Image as ImageRecord
 from core.models import ImageStatus
-from core.queue import EmbeddedValkey
 from core.runtime import Runtime
+from core.valkey import EmbeddedValkey
 
 
 def bare_model_rate(embedder: Embedder, images: list[Image.Image], batch_size: int) -> float:

@@ -46,9 +46,9 @@ from cli.serving import create_app
 from core.config import ClipSettings, LimitSettings, Settings, WorkerSettings
 from core.db import create_db_engine, session_scope
 from core.models import Image, ImageStatus
-from core.queue import EmbeddedValkey
 from core.runtime import Runtime
 from core.spaces import active_space, start_reindex
+from core.valkey import EmbeddedValkey
 from core.vectors import open_vector_store
 
 WORDS = ["a red car", "mountains at dawn", "a cat on a sofa", "the team offsite", "a whiteboard", "a chart", "beach"]

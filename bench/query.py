@@ -26,8 +26,8 @@ from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, parse, synthetic
 
 from cli.serving import create_app
 from core.config import ClipSettings, Settings, WorkerSettings
-from core.queue import EmbeddedValkey
 from core.runtime import Runtime
+from core.valkey import EmbeddedValkey
 from core.vectors import IMAGE, TEXT, VectorPoint
 from services.search import MAX_RANKED
 

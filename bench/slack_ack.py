@@ -25,7 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from cli.serving import create_app
 from core.config import ClipSettings, Settings, SlackSettings
-from core.queue import EmbeddedValkey
+from core.valkey import EmbeddedValkey
 from tests.fake_slack import FakeSlack
 
 SECRET = "bench-signing-secret"

@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
 from api import main as api
-from bot.app import ListenerWork, SocketMode, create_bot
+from bot.app import SocketMode, create_bot
 from bot.http import slack_router
+from bot.listening import ListenerWork
 from core.config import Settings, get_settings
 from core.runtime import Runtime
 from worker.reindex import SpaceWatcher

@@ -23,9 +23,9 @@ from core.config import Settings
 from core.db import create_db_engine, session_scope
 from core.errors import FindImageError
 from core.models import SpaceState, VectorSpace
-from core.queue import EmbeddedValkey, connect_redis
 from core.spaces import active_space, current_spaces, is_droppable
 from core.storage import FileStore
+from core.valkey import EmbeddedValkey, connect_redis
 from core.vectors import VectorStore, open_vector_store
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import redis
 from core.clip import Embedder, open_embedder
 from core.clip.torch_backend import MODEL_CONFIGS, TorchEmbedder, save_random_model, save_tiny_test_model
 from core.config import TINY_TEST_MODEL, ClipSettings, Settings, WorkerSettings, get_settings
-from core.queue import EmbeddedValkey
 from core.runtime import Runtime
+from core.valkey import EmbeddedValkey
 
 KEPT_ENVIRONMENT = {"FINDIMAGE_TEST_DATABASE_URL", "FINDIMAGE_TEST_ARTIFACTS", "FINDIMAGE_CHROMIUM", "FINDIMAGE_SCREENSHOTS"}
 """The test suite's own variables; every other ``FINDIMAGE_*`` is the developer's."""

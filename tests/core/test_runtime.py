@@ -3,8 +3,8 @@
 import redis
 
 from core.config import Settings
-from core.queue import EmbeddedValkey
 from core.runtime import Runtime
+from core.valkey import EmbeddedValkey
 
 
 def test_runtime_starts_and_stops_an_embedded_valkey(tmp_path, tiny_model, embedder):

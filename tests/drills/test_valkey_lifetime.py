@@ -14,7 +14,7 @@ import pytest
 import redis
 from rq import Queue
 
-from core.queue import EmbeddedValkey, serves
+from core.valkey import EmbeddedValkey, serves
 from tests.drills.conftest import ServeProcess
 
 pytestmark = pytest.mark.slow
