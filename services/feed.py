@@ -28,7 +28,7 @@ from core.runtime import Runtime, Space
 from core.vectors import IMAGE, SearchFilter
 from recommender.scoring import affinity, interleave_order, mmr_pick, quotas
 from recommender.taste import Interest, interests, unit
-from services.signals import taste_for
+from services.tastes import taste_for
 
 MAX_EXCLUDED = 5000
 """Most recent impressions kept out of the candidates (older ones may come back)."""

@@ -31,7 +31,7 @@ from core.models import Image, ImageStatus, VectorSpace, utcnow
 from core.runtime import Runtime, Space
 from core.spaces import advance, building_space, fail_reindex, is_stalled, switch_to
 from services.queue import enqueue_reindex_step, ingest_queue
-from services.signals import convert_tastes
+from services.tastes import convert_tastes
 from worker.context import current_runtime
 from worker.indexing import reembed_images
 

@@ -15,7 +15,7 @@ from core.db import create_db_engine
 from core.models import Like, SearchEvent, Signal, SignalKind, Taste, as_utc
 from core.vectors import IMAGE, TEXT, VectorPoint
 from recommender import taste as taste_math
-from services.signals import to_taste
+from services.tastes import to_taste
 from tests.factories import LOOPBACK, place, reset_schema
 
 THREADS, EVENTS = 8, 25

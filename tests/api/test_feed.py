@@ -196,7 +196,7 @@ def test_not_interested_keeps_an_image_out_of_the_feed_and_can_be_taken_back(cli
 
 def test_not_interested_steers_the_taste_away(client, app_runtime, topics):
     from recommender.taste import interests
-    from services.signals import taste_for
+    from services.tastes import taste_for
 
     ana = bearer(app_runtime, "ana")
     like(client, ana, *range(101, 106))

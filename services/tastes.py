@@ -1,0 +1,140 @@
+"""A user's taste as stored: each signal folded in as it comes (O(interests x dim)), an
+exact rebuild from the stored signals after an unlike or a forget, and the taste read
+back for the feed (the I/O around ``recommender.taste``). Writes run inside the user's
+lock (``core.db.user_lock``).
+
+Signals and tastes are kept in one vector space (``core.spaces``). After a reindex
+switches spaces, a user's signals are derived again in the new one
+(``services.rederive``) and the taste rebuilt from them: for everyone at the switch
+(``convert_tastes``), and for anyone whose taste is still from the old space when it is
+next used (``taste_for``).
+"""
+
+import time
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from core.config import Settings
+from core.db import user_lock
+from core.models import Signal, SignalKind, Taste, as_utc
+from core.runtime import Runtime, Space
+from recommender import taste as taste_math
+from services.rederive import derive_again
+
+
+def weight_of(kind: SignalKind, settings: Settings) -> float:
+    return {
+        SignalKind.like: settings.taste.like_weight,
+        SignalKind.click: settings.taste.click_weight,
+        SignalKind.search: settings.taste.search_weight,
+        SignalKind.not_interested: -settings.taste.not_interested_weight,
+    }[kind]
+
+
+def add_signal(
+    runtime: Runtime,
+    session: Session,
+    user_id: int,
+    kind: SignalKind,
+    vector: np.ndarray,
+    space_id: int | None,
+    image_id: int | None = None,
+    query: str | None = None,
+) -> None:
+    """Store a signal whose ``vector`` is in vector space ``space_id`` (None: unknown, so it
+    is derived again) and fold it into the taste. Runs inside ``user_lock``."""
+    weight = weight_of(kind, runtime.settings)
+    row = Signal(user_id=user_id, kind=kind, image_id=image_id, query=query,
+                 vector=np.asarray(vector, np.float32).tobytes(), weight=weight, space_id=space_id)
+    session.add(row)
+    session.flush()
+    stored = _stored_taste(session, user_id)
+    if space_id is None or (stored.state.get("space") if stored else space_id) != space_id:
+        return rebuild_locked(runtime, session, user_id, runtime.space)  # the taste and this signal are from different spaces
+    signal = taste_math.Signal(row.id, np.frombuffer(row.vector, np.float32), weight, as_utc(row.created_at).timestamp())
+    params = runtime.settings.taste
+    current = to_taste(stored) if stored else taste_math.Taste.empty(len(signal.vector), signal.at)
+    _store(session, user_id, taste_math.update_taste(current, signal, params.half_life, params.max_interests,
+                                                      params.join_above), space_id)
+
+
+def rebuild_taste(
+    runtime: Runtime, session: Session, user_id: int, now: float | None = None, space: Space | None = None
+) -> None:
+    """Recompute the user's taste from their stored signals, exactly, in ``space`` (default
+    the active one), deriving again the signals from another space."""
+    if space is None:
+        stored = session.get(Taste, user_id)
+        if stored is not None and (stored.state.get("space") or 0) > runtime.space.id:
+            runtime.refresh_spaces()  # another process has switched already: never go back
+        space = runtime.space
+    with user_lock(session, user_id):
+        rebuild_locked(runtime, session, user_id, space, now)
+
+
+def rebuild_locked(runtime: Runtime, session: Session, user_id: int, space: Space, now: float | None = None) -> None:
+    """``rebuild_taste`` inside ``user_lock``."""
+    derive_again(session, user_id, space)
+    rows = session.exec(
+        select(Signal).where(Signal.user_id == user_id, Signal.space_id == space.id).order_by(col(Signal.id))
+    ).all()
+    signals = [
+        taste_math.Signal(r.id, np.frombuffer(r.vector, np.float32), r.weight, as_utc(r.created_at).timestamp()) for r in rows
+    ]
+    params = runtime.settings.taste
+    at = now if now is not None else time.time()
+    built = taste_math.build_taste(signals, space.embedder.dim, at, params.half_life, params.max_interests, params.join_above)
+    _store(session, user_id, built, space.id)
+
+
+def taste_for(runtime: Runtime, session: Session, user_id: int, space: Space) -> taste_math.Taste | None:
+    """The user's taste in ``space``, rebuilt there first if it is from another space;
+    None if they have none."""
+    stored = _stored_taste(session, user_id)
+    if stored is None:
+        return None
+    if (stored.state.get("space") or 0) > space.id:
+        runtime.refresh_spaces()  # this process is behind a switch; the next request is not
+        return None
+    if stored.state.get("space") != space.id:
+        rebuild_taste(runtime, session, user_id, space=space)
+        stored = _stored_taste(session, user_id)
+    return to_taste(stored)
+
+
+def convert_tastes(runtime: Runtime) -> int:
+    """Rebuild every taste not in the active space there; returns how many."""
+    space = runtime.space
+    with runtime.session() as session:
+        users = [t.user_id for t in session.exec(select(Taste)).all() if t.state.get("space") != space.id]
+        for user_id in users:
+            rebuild_taste(runtime, session, user_id, space=space)
+    return len(users)
+
+
+def to_taste(row: Taste) -> taste_math.Taste:
+    weights = np.array(row.state["weights"], np.float32)
+    sums = np.frombuffer(row.sums, np.float32).reshape(len(weights), row.state["dim"])
+    exemplars = [[(int(sid), float(w)) for sid, w in ex] for ex in row.state["exemplars"]]
+    return taste_math.Taste(sums, weights, float(row.state["at"]), exemplars)
+
+
+def _stored_taste(session: Session, user_id: int) -> Taste | None:
+    """The taste as the database has it now (not as this session last saw it)."""
+    return session.get(Taste, user_id, populate_existing=True)
+
+
+def _store(session: Session, user_id: int, taste: taste_math.Taste, space_id: int) -> None:
+    """Write ``taste`` (in vector space ``space_id``); inside ``user_lock``, so no other
+    update of this user's taste is in between."""
+    sums = np.asarray(taste.sums, np.float32).tobytes()
+    state = {"dim": taste.sums.shape[1], "at": taste.at, "weights": taste.weights.tolist(),
+             "exemplars": taste.exemplars, "space": space_id}
+    stored = session.get(Taste, user_id)
+    if stored is None:
+        session.add(Taste(user_id=user_id, version=1, sums=sums, state=state))
+    else:
+        stored.version, stored.sums, stored.state = stored.version + 1, sums, state
+        session.add(stored)
+    session.flush()
