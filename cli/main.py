@@ -204,7 +204,8 @@ def save_tiny(folder: Path) -> None:
 def export_model(force: Annotated[bool, typer.Option(help="Export again even if an export exists")] = False) -> None:
     """Export the configured CLIP model to ONNX (fp32 and int8) under the data dir and check
     each against torch fp32. Serving does this on first use; run it ahead to start fast."""
-    from core.clip.export import AGREEMENT, Manifest, export, export_folder
+    from core.clip.export import export
+    from core.clip.onnx_cache import AGREEMENT, Manifest, export_folder
 
     settings = get_settings()
     folder = export_folder(settings.clip, settings.resolved_models_dir)

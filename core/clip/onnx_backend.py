@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.clip.base import Embedder
-from core.clip.export import AGREEMENT, TOWERS, Manifest, ensure_exported, onnx_file, trim
+from core.clip.onnx_cache import AGREEMENT, TOWERS, Manifest, ensure_exported, onnx_file, trim
 from core.clip.preprocess import Preprocess
 from core.clip.tokenizer import VOCAB_FILE, ClipTokenizer
 from core.config import ClipSettings

@@ -9,8 +9,9 @@ import pytest
 from PIL import Image
 
 from core.clip import open_embedder
-from core.clip.export import AGREEMENT, PROBE_TEXTS, export_folder, probe_images
+from core.clip.export import PROBE_TEXTS, probe_images
 from core.clip.onnx_backend import OnnxEmbedder
+from core.clip.onnx_cache import AGREEMENT, export_folder
 from core.clip.torch_backend import TorchEmbedder, save_random_model
 from core.config import ClipSettings, Settings
 from core.errors import ModelUnavailable
