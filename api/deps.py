@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from core.access import Viewer, is_loopback, viewer_for
 from core.accounts import user_for_api_token
 from core.errors import Unauthorized
+from core.models import User
 from core.runtime import Runtime
 from services.queue import ingest_queue
 
@@ -85,10 +86,20 @@ def _user_for_token(runtime: Runtime, token: str) -> Caller | None:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_viewer(caller: CallerDep, runtime: RuntimeDep) -> Viewer:
+def get_current_user(caller: CallerDep, session: SessionDep) -> User:
+    """The caller's user row, in the request's one session."""
+    user = session.get(User, caller.id)
+    if user is None:
+        raise Unauthorized("This user no longer exists: log in again.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_viewer(user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> Viewer:
     """What the caller may see (for a Slack member: asks Slack, cached, which channels)."""
-    with runtime.session() as session:
-        return viewer_for(runtime, session, caller.id)
+    return viewer_for(runtime, session, user.id)
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]

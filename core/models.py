@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import AfterValidator
 from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -14,6 +16,10 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their zone; they were written in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+"""A datetime in a public shape: always with its zone (UTC), whatever the database returned."""
 
 
 def file_url(image_id: int) -> str:
@@ -71,8 +77,8 @@ class ImagePublic(ImageBase):
     size_bytes: int
     status: ImageStatus
     error: str | None
-    created_at: datetime
-    indexed_at: datetime | None
+    created_at: UtcDatetime
+    indexed_at: UtcDatetime | None
     file_url: str
     thumbnail_url: str
     duplicate: bool = False

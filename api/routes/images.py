@@ -7,14 +7,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, QueueDep, RuntimeDep, SessionDep, ViewerDep, get_caller, get_viewer
+from api.deps import Caller, CallerDep, CurrentUser, QueueDep, RuntimeDep, SessionDep, ViewerDep, get_caller
 from api.errors import error_body, status_of
-from core.access import Viewer, can_delete, visible_image, visible_images
+from core.access import Viewer, can_delete, viewer_for, visible_image, visible_images
 from core.errors import Forbidden, ImageTooLarge, InvalidImage
 from core.history import liked_among
 from core.images import delete_image, thumbnail_path
 from core.links import valid_signature
-from core.models import ImagePublic, ImageSource, User
+from core.models import ImagePublic, ImageSource
 from core.ratelimit import take
 from services.ingest import submit_image
 
@@ -111,27 +111,28 @@ async def read_image_thumbnail(
 ):
     """The thumbnail, for a caller who may see the image, or for anyone holding a signed
     link (``expires`` + ``signature``: what findimage hands Slack)."""
+    caller = None  # a signed link: anyone holding it
     if expires is not None or signature is not None:
         if not valid_signature(request.app.state.secret, image_id, expires or 0, signature or ""):
             raise Forbidden("This image link is not valid, or has expired.")
-        viewer = Viewer(everything=True)
     else:
-        viewer = await run_in_threadpool(get_viewer, await get_caller(request, runtime), runtime)
-    path, image = await run_in_threadpool(_thumbnail, runtime, viewer, image_id)
+        caller = await get_caller(request, runtime)
+    path, image = await run_in_threadpool(_thumbnail, runtime, caller, image_id)
     return _immutable_file(request, path, "image/jpeg", f"t-{image.sha256}")
 
 
-def _thumbnail(runtime, viewer: Viewer, image_id: int):
+def _thumbnail(runtime, caller: Caller | None, image_id: int):
     with runtime.session() as session:
+        viewer = Viewer(everything=True) if caller is None else viewer_for(runtime, session, caller.id)
         image = visible_image(session, viewer, image_id)
         return thumbnail_path(runtime.files, image, runtime.settings.limits), image
 
 
 @router.delete("/{image_id}", status_code=204)
-def remove_image(image_id: int, session: SessionDep, runtime: RuntimeDep, caller: CallerDep, viewer: ViewerDep):
+def remove_image(image_id: int, session: SessionDep, runtime: RuntimeDep, user: CurrentUser, viewer: ViewerDep):
     """Delete an image, its vectors and its files: for whoever added it, and admins."""
     image = visible_image(session, viewer, image_id)
-    if not can_delete(session.get(User, caller.id), image):
+    if not can_delete(user, image):
         raise Forbidden("Only whoever added this image, or an admin, may delete it.")
     delete_image(session, runtime.files, [s.vectors for s in runtime.spaces()], image_id)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.access import visible_image
 from core.history import liked_images
-from core.models import ImagePublic, LikeSource
+from core.models import ImagePublic, LikeSource, UtcDatetime
 from services.signals import like, unlike
 
 router = APIRouter(prefix="/api", tags=["likes"])
@@ -37,7 +37,7 @@ def unlike_image(image_id: int, caller: CallerDep, runtime: RuntimeDep, session:
 
 
 class LikedImage(ImagePublic):
-    liked_at: str
+    liked_at: UtcDatetime
     liked_from: LikeSource
 
 
@@ -51,6 +51,6 @@ def my_likes(
     """The images you like, most recently liked first."""
     rows = liked_images(session, caller.id, (page - 1) * limit, limit)
     return [
-        LikedImage(**ImagePublic.of(image).model_dump(), liked_at=like.created_at.isoformat(), liked_from=like.source)
+        LikedImage(**ImagePublic.of(image).model_dump(), liked_at=like.created_at, liked_from=like.source)
         for image, like in rows
     ]

@@ -1,6 +1,5 @@
 """Your history: what you searched for, clicked and liked; and forgetting it."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -8,7 +7,7 @@ from pydantic import BaseModel
 
 from api.deps import CallerDep, SessionDep
 from core.history import history
-from core.models import thumbnail_url
+from core.models import UtcDatetime, thumbnail_url
 from services.signals import forget
 
 router = APIRouter(prefix="/api/me", tags=["me"])
@@ -17,7 +16,7 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 class HistoryItem(BaseModel):
     kind: str
     """``text`` or ``image`` (a search), ``click`` (more like this), or ``like``."""
-    at: datetime
+    at: UtcDatetime
     query: str | None
     image_id: int | None
     thumbnail_url: str | None

@@ -164,7 +164,7 @@ export function dropZone(input, text, onFiles) {
 }
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-export const when = (iso) => dateFormat.format(new Date(iso.endsWith("Z") || iso.includes("+") ? iso : `${iso}Z`));
+export const when = (iso) => dateFormat.format(new Date(iso));  // the API's times carry their zone
 
 export function bytes(n) {
   if (n < 1024) return `${n} B`;

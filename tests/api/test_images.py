@@ -1,6 +1,7 @@
 """Upload -> queued -> indexed, through the HTTP API on embedded Valkey, Qdrant Edge and SQLite."""
 
 import io
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -151,3 +152,18 @@ def test_several_images_read_at_once_in_the_order_asked(client, app_runtime):
     assert client.get("/api/images").status_code == 422
     too_many = client.get("/api/images", params={"ids": list(range(1, 102))})
     assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "invalid_request"
+
+
+def test_times_in_answers_carry_their_zone(client, app_runtime):
+    """SQLite hands datetimes back without a zone; every answer says they are UTC."""
+    uploaded = client.post("/api/images", files={"files": ("a.jpg", distinct_jpeg(41), "image/jpeg")}).json()
+    image_id = uploaded["images"][0]["id"]
+    wait_for_status(app_runtime, [image_id])
+    client.put(f"/api/images/{image_id}/like")
+    client.get("/api/search", params={"q": "anything"})
+    times = [client.get(f"/api/images/{image_id}").json()[key] for key in ("created_at", "indexed_at")]
+    times += [client.get("/api/me/likes").json()[0]["liked_at"]]
+    times += [entry["at"] for entry in client.get("/api/me/history").json()]
+    assert len(times) == 5
+    for moment in times:
+        assert datetime.fromisoformat(moment).utcoffset() == timedelta(0), moment
