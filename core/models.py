@@ -220,6 +220,8 @@ class Taste(SQLModel, table=True):
     sums: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     state: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     """``at``, per-interest ``weights`` and ``exemplars`` (strongest signal ids)."""
+    space_id: int | None = None
+    """The vector space (``VectorSpace.id``) ``sums`` are in."""
 
 
 class SpaceState(StrEnum):

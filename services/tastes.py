@@ -13,10 +13,12 @@ next used (``taste_for``).
 import time
 
 import numpy as np
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from core.config import Settings
 from core.db import user_lock
+from core.errors import ServiceUnavailable
 from core.models import Signal, SignalKind, Taste, as_utc
 from core.runtime import Runtime, Space
 from recommender import taste as taste_math
@@ -50,7 +52,7 @@ def add_signal(
     session.add(row)
     session.flush()
     stored = _stored_taste(session, user_id)
-    if space_id is None or (stored.state.get("space") if stored else space_id) != space_id:
+    if space_id is None or (stored.space_id if stored else space_id) != space_id:
         return rebuild_locked(runtime, session, user_id, runtime.space)  # the taste and this signal are from different spaces
     signal = taste_math.Signal(row.id, np.frombuffer(row.vector, np.float32), weight, as_utc(row.created_at).timestamp())
     params = runtime.settings.taste
@@ -64,17 +66,17 @@ def rebuild_taste(
 ) -> None:
     """Recompute the user's taste from their stored signals, exactly, in ``space`` (default
     the active one), deriving again the signals from another space."""
-    if space is None:
-        stored = session.get(Taste, user_id)
-        if stored is not None and (stored.state.get("space") or 0) > runtime.space.id:
-            runtime.refresh_spaces()  # another process has switched already: never go back
-        space = runtime.space
     with user_lock(session, user_id):
-        rebuild_locked(runtime, session, user_id, space, now)
+        rebuild_locked(runtime, session, user_id, space or runtime.space, now)
 
 
 def rebuild_locked(runtime: Runtime, session: Session, user_id: int, space: Space, now: float | None = None) -> None:
-    """``rebuild_taste`` inside ``user_lock``."""
+    """``rebuild_taste`` inside ``user_lock``. Raises ``ServiceUnavailable`` in a process
+    that has not yet followed a switch to a newer space than ``space`` (its watcher will
+    within seconds): a taste never goes back to an older space."""
+    stored = _stored_taste(session, user_id)
+    if stored is not None and (stored.space_id or 0) > space.id:
+        raise ServiceUnavailable(f"findimage is switching to vector space {stored.space_id}; try again in a few seconds.")
     derive_again(session, user_id, space)
     rows = session.exec(
         select(Signal).where(Signal.user_id == user_id, Signal.space_id == space.id).order_by(col(Signal.id))
@@ -94,10 +96,9 @@ def taste_for(runtime: Runtime, session: Session, user_id: int, space: Space) ->
     stored = _stored_taste(session, user_id)
     if stored is None:
         return None
-    if (stored.state.get("space") or 0) > space.id:
-        runtime.refresh_spaces()  # this process is behind a switch; the next request is not
-        return None
-    if stored.state.get("space") != space.id:
+    if (stored.space_id or 0) > space.id:
+        return None  # this process is behind a switch (its watcher follows it within seconds)
+    if stored.space_id != space.id:
         rebuild_taste(runtime, session, user_id, space=space)
         stored = _stored_taste(session, user_id)
     return to_taste(stored)
@@ -107,7 +108,7 @@ def convert_tastes(runtime: Runtime) -> int:
     """Rebuild every taste not in the active space there; returns how many."""
     space = runtime.space
     with runtime.session() as session:
-        users = [t.user_id for t in session.exec(select(Taste)).all() if t.state.get("space") != space.id]
+        users = session.exec(select(Taste.user_id).where(or_(col(Taste.space_id).is_(None), Taste.space_id != space.id))).all()
         for user_id in users:
             rebuild_taste(runtime, session, user_id, space=space)
     return len(users)
@@ -130,11 +131,11 @@ def _store(session: Session, user_id: int, taste: taste_math.Taste, space_id: in
     update of this user's taste is in between."""
     sums = np.asarray(taste.sums, np.float32).tobytes()
     state = {"dim": taste.sums.shape[1], "at": taste.at, "weights": taste.weights.tolist(),
-             "exemplars": taste.exemplars, "space": space_id}
+             "exemplars": taste.exemplars}
     stored = session.get(Taste, user_id)
     if stored is None:
-        session.add(Taste(user_id=user_id, version=1, sums=sums, state=state))
+        session.add(Taste(user_id=user_id, version=1, sums=sums, state=state, space_id=space_id))
     else:
-        stored.version, stored.sums, stored.state = stored.version + 1, sums, state
+        stored.version, stored.sums, stored.state, stored.space_id = stored.version + 1, sums, state, space_id
         session.add(stored)
     session.flush()

@@ -2,6 +2,8 @@
 tables, and one made before migrations existed is recognised and brought up to date
 with its rows kept."""
 
+import json
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -79,3 +81,24 @@ def test_a_database_from_before_migrations_is_upgraded_with_its_rows(tmp_path, d
         reset_schema(migrated)
         migrated.dispose()
         engine.dispose()
+
+
+def test_a_tastes_vector_space_moves_from_its_state_to_its_column(database_url, tmp_path):
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+        connection.execute(text("INSERT INTO \"user\" (id, name, is_admin, created_at) VALUES (1, 'ana', false, '2026-01-01')"))
+        connection.execute(text("INSERT INTO taste (user_id, version, sums, state) VALUES (1, 3, :sums, :state)"),
+                           {"sums": b"", "state": '{"dim": 2, "at": 0, "weights": [], "exemplars": [], "space": 7}'})
+    engine.dispose()
+    migrated = create_db_engine(Settings(data_dir=tmp_path, database_url=database_url))
+    try:
+        with migrated.connect() as connection:
+            space_id, state = connection.execute(text("SELECT space_id, state FROM taste")).one()
+        assert space_id == 7 and "space" not in (state if isinstance(state, dict) else json.loads(state))
+    finally:
+        reset_schema(migrated)
+        migrated.dispose()

@@ -87,7 +87,7 @@ def test_reindex_fills_a_new_space_while_search_uses_the_old_then_switches(small
     assert np.allclose(np.frombuffer(by_kind["search"].vector, np.float32), text, atol=1e-6)
     with runtime.session() as session:
         taste = session.get(Taste, user.id)
-        assert taste.state["space"] == space.id and taste.state["dim"] == 16
+        assert taste.space_id == space.id and taste.state["dim"] == 16
         page = feed_page(runtime, session, user.id, ANYONE, limit=5)
     assert page.personal and page.items
 
