@@ -47,7 +47,7 @@ from core.config import ClipSettings, LimitSettings, Settings, WorkerSettings
 from core.db import create_db_engine, session_scope
 from core.models import Image, ImageStatus
 from core.runtime import Runtime
-from core.spaces import active_space, start_reindex
+from core.spaces.records import active_space, start_reindex
 from core.valkey import EmbeddedValkey
 from core.vectors import open_vector_store
 

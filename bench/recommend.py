@@ -40,8 +40,9 @@ from core.accounts import create_user
 from core.config import Settings, WorkerSettings
 from core.db import create_db_engine, session_scope
 from core.models import LikeSource
-from core.runtime import Runtime, Space
-from core.spaces import active_space
+from core.runtime import Runtime
+from core.spaces.live import LiveSpaces, Space
+from core.spaces.records import active_space
 from core.storage import FileStore
 from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
 from core.vectors.base import as_list
@@ -115,8 +116,9 @@ def open_parts(work: Path, world: World) -> Runtime:
         loaded.touch()
     # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place
     # (a synthetic space has no model: nothing here embeds a text or rebuilds a taste across spaces).
-    return Runtime(settings, engine, FileStore(settings.files_dir), redis=None,
-                   space=Space(space.id, "synthetic", space.collection, embedder=None, vectors=vectors))
+    runtime = Runtime(settings, engine, FileStore(settings.files_dir), redis=None)
+    runtime.live = LiveSpaces(settings, runtime.session, active=Space(space.id, "synthetic", space.collection, None, vectors))
+    return runtime
 
 
 def _load(engine, vectors, world: World) -> None:

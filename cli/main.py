@@ -121,7 +121,7 @@ def reindex(
     """Re-embed every image into a new vector space (after changing the CLIP model, say)
     while search keeps using the current one, then switch to it: no downtime.
     `findimage serve` (or the workers) does the work; this command asks for it."""
-    from core.spaces import active_space, cancel_reindex, start_reindex
+    from core.spaces.records import active_space, cancel_reindex, start_reindex
 
     settings = get_settings()
     with _database() as session:
@@ -144,7 +144,7 @@ def reindex(
 
 
 def _print_spaces(session) -> None:
-    from core.spaces import current_spaces
+    from core.spaces.records import current_spaces
 
     for space in current_spaces(session):
         line = f"vector space {space.id}: {space.state.value:8} CLIP {space.model} ({space.pretrained}), collection {space.collection}"

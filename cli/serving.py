@@ -14,7 +14,7 @@ from bot.http import slack_router
 from bot.listening import ListenerWork
 from core.config import Settings, get_settings
 from core.runtime import Runtime
-from worker.reindex import SpaceWatcher
+from worker.reindex import space_watcher
 from worker.runner import EmbeddedWorker
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _alongside(app: FastAPI, settings: Settings):
     async def running():
         runtime = app.state.runtime
         worker = EmbeddedWorker(runtime).start() if settings.embedded_vectors else None
-        watcher = SpaceWatcher(runtime).start()
+        watcher = space_watcher(runtime).start()
         socket_mode = SocketMode(bot, settings.slack.app_token.get_secret_value()) if bot and settings.slack.app_token else None
         try:
             if socket_mode is not None:

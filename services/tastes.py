@@ -3,7 +3,7 @@ exact rebuild from the stored signals after an unlike or a forget, and the taste
 back for the feed (the I/O around ``recommender.taste``). Writes run inside the user's
 lock (``core.db.user_lock``).
 
-Signals and tastes are kept in one vector space (``core.spaces``). After a reindex
+Signals and tastes are kept in one vector space (``core.spaces.records``). After a reindex
 switches spaces, a user's signals are derived again in the new one
 (``services.rederive``) and the taste rebuilt from them: for everyone at the switch
 (``convert_tastes``), and for anyone whose taste is still from the old space when it is

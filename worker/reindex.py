@@ -1,7 +1,8 @@
 """``findimage reindex``, the workers' part: fill the new vector space, then switch.
 
-The command only records a ``building`` space (``core.spaces``). A ``SpaceWatcher``,
-running in every serving and worker process, notices it and queues the first step.
+The command only records a ``building`` space (``core.spaces.records``). The space
+watcher (``space_watcher``), running in every serving and worker process, notices it and
+queues the first step.
 
 Each step is an RQ job on the ingest queue that re-embeds a few batches of indexed
 images, by ascending id from the space's cursor up to the newest image when the reindex
@@ -15,29 +16,25 @@ While the space is building, ingest writes new images to it as well
 (``worker.indexing``). When the cursor reaches the end, the last step checks that every
 indexed image is in the new space, catching any that a worker indexed before it learnt of
 the space. Then it switches, and re-derives every taste in the new space. Search uses
-the old space until the switch, and every process follows the switch within ``POLL``
-seconds.
+the old space until the switch, and every process follows the switch within
+``core.spaces.watcher.POLL`` seconds.
 """
 
 import logging
-import threading
 
-import redis
 from rq.job import Job
 from sqlmodel import col, select
 
-from core.errors import FindImageError
 from core.models import Image, ImageStatus, VectorSpace, utcnow
 from core.runtime import Runtime, Space
-from core.spaces import advance, building_space, fail_reindex, is_stalled, switch_to
+from core.spaces.records import advance, building_space, fail_reindex, is_stalled, switch_to
+from core.spaces.watcher import SpaceWatcher
 from services.queue import enqueue_reindex_step, ingest_queue
 from services.tastes import convert_tastes
 from worker.context import current_runtime
 from worker.indexing import reembed_images
 
 log = logging.getLogger(__name__)
-POLL = 5.0
-"""Seconds between a process's looks at the vector spaces."""
 CHECK_CHUNK = 1000
 """Image ids checked for presence in the new space per store call."""
 
@@ -91,36 +88,10 @@ def resume_stalled(runtime: Runtime) -> bool:
     return True
 
 
-class SpaceWatcher:
-    """Keeps a process in step with the vector spaces: every ``interval`` seconds it
-    follows the database (``Runtime.refresh_spaces``), drops spaces retired a while ago,
-    and queues the next step of a reindex that stalled."""
-
-    def __init__(self, runtime: Runtime, interval: float = POLL):
-        self.runtime = runtime
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="findimage-spaces", daemon=True)
-
-    def start(self) -> "SpaceWatcher":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def check(self) -> None:
-        """One look; errors are logged (the next look tries again)."""
-        for action in (self.runtime.refresh_spaces, self.runtime.drop_old_spaces, lambda: resume_stalled(self.runtime)):
-            try:
-                action()
-            except (FindImageError, redis.RedisError) as exc:
-                log.warning("Vector spaces: %s", getattr(exc, "message", exc))
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.check()
+def space_watcher(runtime: Runtime) -> SpaceWatcher:
+    """The watcher of a process that runs reindex steps: it also queues the next step of a
+    reindex that stalled."""
+    return SpaceWatcher(runtime.live, also=[lambda: resume_stalled(runtime)])
 
 
 def _finish(runtime: Runtime, space: Space) -> str:

@@ -25,7 +25,7 @@ from core.errors import ServiceUnavailable
 from core.runtime import Runtime
 from services.queue import ingest_queue
 from worker.context import using_runtime
-from worker.reindex import SpaceWatcher
+from worker.reindex import space_watcher
 
 log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL = 60
@@ -125,7 +125,7 @@ def run_worker(runtime: Runtime, burst: bool = False) -> bool:
     """Run a standalone worker in this (main) thread until it is stopped by a signal; a
     ``SpaceWatcher`` keeps it in step with reindexes."""
     worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
-    watcher = SpaceWatcher(runtime).start()
+    watcher = space_watcher(runtime).start()
     try:
         with using_runtime(runtime):
             return worker.work(burst=burst, with_scheduler=True)

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from sqlmodel import select
 
-from core import spaces
 from core.access import Viewer
 from core.models import LikeSource, SearchEvent, SearchKind, Signal, SpaceState, Taste, User, VectorSpace
-from core.spaces import cancel_reindex, start_reindex
+from core.spaces import records as spaces
+from core.spaces.records import cancel_reindex, start_reindex
 from core.vectors import AUDIENCE, IMAGE, TEXT
 from services.feed import feed_page
 from services.search import search_text
 from services.signals import like, record_event
 from tests.worker.test_jobs import run_jobs, submit
-from worker.reindex import SpaceWatcher
+from worker.reindex import space_watcher
 
 ANYONE = Viewer()
 
@@ -29,7 +29,7 @@ def small_steps(runtime):
 def begin(runtime, model):
     with runtime.session() as session:
         space = start_reindex(session, runtime.settings, model, "")
-    SpaceWatcher(runtime).check()  # opens the new space and queues its first step
+    space_watcher(runtime).check()  # opens the new space and queues its first step
     return space
 
 
@@ -103,10 +103,10 @@ def test_the_old_space_is_dropped_a_while_after_the_switch(small_steps, other_mo
     old_dir = runtime.settings.edge_dir(old.collection)
     assert old_dir.exists()  # kept for requests still using it
 
-    SpaceWatcher(runtime).check()
+    space_watcher(runtime).check()
     assert old_dir.exists()
     monkeypatch.setattr(spaces, "RETIRE_AFTER", 0)
-    SpaceWatcher(runtime).check()
+    space_watcher(runtime).check()
     assert not old_dir.exists()
     with runtime.session() as session:
         assert [s.id for s in session.exec(select(VectorSpace)).all()] == [runtime.space.id]
@@ -123,7 +123,7 @@ def test_a_cancelled_reindex_is_dropped_and_search_is_untouched(small_steps, oth
     with runtime.session() as session:
         assert cancel_reindex(session).id == space.id
     run_jobs(runtime)  # the next step finds it cancelled and stops
-    SpaceWatcher(runtime).check()
+    space_watcher(runtime).check()
     assert runtime.building is None and runtime.space is active
     assert not runtime.settings.edge_dir(space.collection).exists()
     assert runtime.vectors.count() == len(ids)
@@ -137,7 +137,7 @@ def test_a_reindex_into_a_model_that_cannot_load_fails_and_search_goes_on(small_
     run_jobs(runtime)
     with runtime.session() as session:
         space = start_reindex(session, runtime.settings, f"local-dir:{tmp_path / 'missing'}", "")
-    SpaceWatcher(runtime).check()  # cannot open it (logged), but queues the step
+    space_watcher(runtime).check()  # cannot open it (logged), but queues the step
     run_jobs(runtime)  # the step fails, is retried, and the reindex is marked failed
     with runtime.session() as session:
         failed = session.get(VectorSpace, space.id)
@@ -158,7 +158,7 @@ def test_images_indexed_before_a_worker_learnt_of_the_space_are_caught_at_the_en
         space = start_reindex(session, runtime.settings, other_model, "")
     ids = submit(runtime, 1, 2, 3)
     run_jobs(runtime)  # this worker has not looked at the spaces yet: the old space only
-    SpaceWatcher(runtime).check()
+    space_watcher(runtime).check()
     run_jobs(runtime)
     assert runtime.space.id == space.id
     assert sorted(p.id for p in runtime.vectors.retrieve(ids)) == ids
