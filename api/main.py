@@ -1,6 +1,7 @@
 """The FastAPI application factory."""
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from core.config import Settings, get_settings
 from core.runtime import Runtime
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+EXAMPLE_SEARCHES = 4
+"""Threads searching by example image at once."""
 
 
 Alongside = Callable[[FastAPI], Callable[[], AbstractAsyncContextManager]]
@@ -34,6 +37,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     async def lifespan(app: FastAPI):
         owned = runtime is None
         app.state.runtime = Runtime.open(settings) if owned else runtime
+        # Searches by example run here, so that one taking too long answers 504 and its thread moves on.
+        app.state.example_searches = ThreadPoolExecutor(EXAMPLE_SEARCHES, thread_name_prefix="findimage-example-search")
         try:
             with app.state.runtime.session() as session:
                 user = local_user(session)
@@ -41,6 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             async with running() if running else nullcontext():
                 yield
         finally:
+            app.state.example_searches.shutdown(wait=True, cancel_futures=True)  # before the store closes
             if owned:
                 app.state.runtime.close()
 

@@ -18,7 +18,7 @@ for the one page shown, which makes a search about three times cheaper.
 import hashlib
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
@@ -39,7 +39,6 @@ RANKING_TTL = 600
 QUERY_VECTOR_TTL = 24 * 3600
 RRF_K = 60
 """Reciprocal-rank constant (Cormack et al.; Qdrant's default too)."""
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="findimage-example-search")
 
 
 class Ranked(NamedTuple):
@@ -102,10 +101,16 @@ def search_text(
 
 
 def search_by_example(
-    runtime: Runtime, data: bytes, limit: int = 10, score_threshold: float | None = None, where: SearchFilter | None = None
+    runtime: Runtime,
+    threads: Executor,
+    data: bytes,
+    limit: int = 10,
+    score_threshold: float | None = None,
+    where: SearchFilter | None = None,
 ) -> tuple[CheckedImage, list[Hit]]:
     """Images that look like the uploaded one (nothing of it is kept). Validation as for
-    uploads; embedding and search together may take ``limits.search_timeout`` seconds."""
+    uploads; embedding and search together, on ``threads``, may take
+    ``limits.search_timeout`` seconds (then ``TimedOut``; the caller's thread is free)."""
     limits = runtime.settings.limits
     checked = check_image(data, limits)
     space = runtime.space
@@ -118,7 +123,7 @@ def search_by_example(
         with timed("search"):
             return space.vectors.search(IMAGE, vector, limit, score_threshold, where)
 
-    future = _pool.submit(embed_and_search)
+    future = threads.submit(embed_and_search)
     try:
         return checked, future.result(timeout=limits.search_timeout)
     except FutureTimeout:

@@ -161,7 +161,8 @@ def search_similar(
     """Images that look like an example. The upload is checked like any other (400, 413,
     415), searched, and dropped: nothing of it is stored. No match is an empty list."""
     data = image_file.file.read(runtime.settings.limits.max_upload_bytes + 1)
-    checked, hits = search_by_example(runtime, data, limit, score_threshold, SearchFilter(audience=viewer.tokens()))
+    checked, hits = search_by_example(runtime, request.app.state.example_searches, data, limit, score_threshold,
+                                      SearchFilter(audience=viewer.tokens()))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
     _remember(runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits)))
     base = str(request.base_url).rstrip("/")
