@@ -16,12 +16,12 @@ from core.access import Viewer, viewer_for, visible_image
 from core.accounts import issue_token, slack_user
 from core.images import delete_image
 from core.links import signed_thumbnail_url
-from core.models import Image, LikeSource, SearchEvent, SearchKind, TokenKind
+from core.models import Image, LikeSource, TokenKind
 from core.runtime import Runtime
 from core.vectors import SearchFilter
 from services.feed import feed_page
 from services.search import search_text
-from services.signals import like, record_event, unlike
+from services.signals import like, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,7 @@ class Replies:
             user, viewer = self._user(session, team, member)
             found = search_text(self.runtime, query, page, size, where=SearchFilter(audience=viewer.tokens()))
             if remember:
-                event = SearchEvent(user_id=user.id, kind=SearchKind.text, query=query, filters={"via": "slack"},
-                                    result_count=len(found.results))
-                record_event(self.runtime, event, found.query_vector, found.space_id)
+                record_search(self.runtime, user.id, query, found, {"via": "slack"})
             shown = self._shown(session, [(m.id, m.score) for m in found.results])
         pages = max(1, -(-found.total_found // size))
         title = f"Images for *{escape(query)}*" + (f" (page {page} of {pages})" if pages > 1 else "")
@@ -65,9 +63,7 @@ class Replies:
             user, viewer = self._user(session, team, member)
             found = similar_to(self.runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
             if remember:
-                event = SearchEvent(user_id=user.id, kind=SearchKind.click, image_id=image_id,
-                                    filters={"via": "slack"}, result_count=len(found.results))
-                record_event(self.runtime, event, found.clicked_vector, found.space_id)
+                record_click(self.runtime, user.id, image_id, found, {"via": "slack"})
             shown = self._shown(session, [(m.id, m.score) for m in found.results])
         return results_message(
             f"More like image {image_id}" + (f" (page {page})" if page > 1 else ""),

@@ -13,7 +13,18 @@ from sqlmodel import Session, select
 
 from core.db import user_lock
 from core.errors import NotFound
-from core.models import Image, Impression, Like, LikeSource, NotInterested, SearchEvent, Signal, SignalKind, Taste
+from core.models import (
+    Image,
+    Impression,
+    Like,
+    LikeSource,
+    NotInterested,
+    SearchEvent,
+    SearchKind,
+    Signal,
+    SignalKind,
+    Taste,
+)
 from core.runtime import Runtime
 from core.vectors import IMAGE
 from services.tastes import add_signal, rebuild_locked
@@ -31,6 +42,22 @@ def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None
             kind = SignalKind.click if event.image_id is not None else SignalKind.search
             with user_lock(session, event.user_id):
                 add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
+
+
+def record_search(runtime: Runtime, user_id: int, query: str, found, filters: dict, page: int = 1) -> None:
+    """A text search (``found``: its ``services.search.SearchPage``) in the user's history
+    and, a first page, in their taste (turning pages says nothing new)."""
+    event = SearchEvent(user_id=user_id, kind=SearchKind.text, query=query, filters=filters, page=page,
+                        result_count=len(found.results))
+    record_event(runtime, event, found.query_vector if page == 1 else None, found.space_id)
+
+
+def record_click(runtime: Runtime, user_id: int, image_id: int, found, filters: dict, page: int = 1) -> None:
+    """A "more like this" (``found``: its ``services.similar`` page) in the user's history
+    and, a first page, in their taste."""
+    event = SearchEvent(user_id=user_id, kind=SearchKind.click, image_id=image_id, filters=filters, page=page,
+                        result_count=len(found.results))
+    record_event(runtime, event, found.clicked_vector if page == 1 else None, found.space_id)
 
 
 def like(runtime: Runtime, session: Session, user_id: int, image_id: int, source: LikeSource) -> bool:

@@ -13,7 +13,7 @@ from core.history import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
 from services.search import search_by_example, search_text
-from services.signals import record_event
+from services.signals import record_click, record_event, record_search
 from services.similar import MAX_PAGES, similar_to
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,7 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    event = SearchEvent(user_id=caller.id, kind=SearchKind.text, query=query, filters=filters, page=page,
-                        result_count=len(found.results))
-    background.add_task(_remember, runtime, event, found.query_vector, found.space_id)
+    background.add_task(_remember, record_search, runtime, caller.id, query, found, filters, page)
     return SearchResponse(
         query=query,
         page=found.page,
@@ -109,9 +107,7 @@ def similar(
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
     found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
-    event = SearchEvent(user_id=caller.id, kind=SearchKind.click, image_id=image_id, page=page,
-                        result_count=len(found.results))
-    background.add_task(_remember, runtime, event, found.clicked_vector, found.space_id)
+    background.add_task(_remember, record_click, runtime, caller.id, image_id, found, {}, page)
     return SimilarResponse(image_id=image_id, page=page, results=_results(session, caller.id, found.results))
 
 
@@ -123,12 +119,11 @@ def _results(session, user_id: int, matches) -> list[SearchResult]:
     ]
 
 
-def _remember(runtime, event: SearchEvent, vector=None, space_id: int | None = None) -> None:
+def _remember(record, runtime, *args) -> None:
     """History and taste are worth keeping, not worth failing or slowing a search for:
-    they are written after the answer has been sent. Only a first page says what the
-    user wants (turning pages says nothing new)."""
+    they are written after the answer has been sent."""
     try:
-        record_event(runtime, event, vector if event.page == 1 else None, space_id)
+        record(runtime, *args)
     except ServiceUnavailable:
         log.warning("Search history not recorded: the database or vector store is unavailable")
 
@@ -164,7 +159,8 @@ def search_similar(
     checked, hits = search_by_example(runtime, request.app.state.example_searches, data, limit, score_threshold,
                                       SearchFilter(audience=viewer.tokens()))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
-    _remember(runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits)))
+    _remember(record_event, runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described,
+                                                 result_count=len(hits)), None)
     base = str(request.base_url).rstrip("/")
     liked = liked_among(session, caller.id, (hit.id for hit in hits))
     results = [
