@@ -99,7 +99,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 def get_viewer(user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> Viewer:
     """What the caller may see (for a Slack member: asks Slack, cached, which channels)."""
-    return viewer_for(runtime, session, user.id)
+    return viewer_for(runtime.settings, runtime.redis, session, user.id)
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]

@@ -41,7 +41,7 @@ from core.config import Settings, WorkerSettings
 from core.db import create_db_engine, session_scope
 from core.models import LikeSource
 from core.runtime import Runtime
-from core.spaces.live import LiveSpaces, Space
+from core.spaces.live import LiveSpaces, OpenSpace
 from core.spaces.records import active_space
 from core.storage import FileStore
 from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
@@ -117,7 +117,7 @@ def open_parts(work: Path, world: World) -> Runtime:
     # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place
     # (a synthetic space has no model: nothing here embeds a text or rebuilds a taste across spaces).
     runtime = Runtime(settings, engine, FileStore(settings.files_dir), redis=None)
-    runtime.live = LiveSpaces(settings, runtime.session, active=Space(space.id, "synthetic", space.collection, None, vectors))
+    runtime.live = LiveSpaces(settings, runtime.session, active=OpenSpace(space.id, "synthetic", space.collection, None, vectors))
     return runtime
 
 

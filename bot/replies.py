@@ -137,7 +137,7 @@ class Replies:
 
     def _user(self, session: Session, team: str, member: str):
         user = slack_user(session, team, member)
-        viewer: Viewer = viewer_for(self.runtime, session, user.id)
+        viewer: Viewer = viewer_for(self.runtime.settings, self.runtime.redis, session, user.id)
         return user, viewer
 
     def _shown(self, session: Session, ranked: list[tuple[int, float | None]], notes: dict | None = None) -> list[Shown]:

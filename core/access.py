@@ -13,12 +13,13 @@ condition on an indexed keyword field) and pages stay full.
 import ipaddress
 from dataclasses import dataclass
 
+import redis
 from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import Session, col, select
 
+from core.config import Settings
 from core.errors import NotFound
 from core.models import Image, ImageSource, User
-from core.runtime import Runtime
 from core.slack import channels_of
 
 EVERYONE = "everyone"
@@ -73,14 +74,15 @@ class Viewer:
         return or_(~slack, public, member)
 
 
-def viewer_for(runtime: Runtime, session: Session, user_id: int) -> Viewer:
-    """The viewer a user is: for a Slack member, with the conversations Slack says they are in."""
+def viewer_for(settings: Settings, cache: redis.Redis | None, session: Session, user_id: int) -> Viewer:
+    """The viewer a user is: for a Slack member, with the conversations Slack says they are
+    in (kept in ``cache`` a while)."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound("This user no longer exists.")
     channels = frozenset()
-    if user.slack_team and user.slack_user and not user.is_admin and runtime.settings.slack.enabled:
-        channels = channels_of(runtime, user.slack_team, user.slack_user)
+    if user.slack_team and user.slack_user and not user.is_admin and settings.slack.enabled:
+        channels = channels_of(settings, cache, user.slack_team, user.slack_user)
     return Viewer.of(user, channels)
 
 

@@ -16,14 +16,14 @@ from core.clip import Embedder
 from core.config import Settings
 from core.db import create_db_engine, session_scope
 from core.errors import FindImageError
-from core.spaces.live import LiveSpaces, Space
+from core.spaces.live import LiveSpaces, OpenSpace
 from core.spaces.records import active_space
 from core.storage import FileStore
 from core.valkey import EmbeddedValkey, connect_redis
 from core.vectors import VectorStore
 
 log = logging.getLogger(__name__)
-__all__ = ["Runtime", "Space"]
+__all__ = ["Runtime", "OpenSpace"]
 
 
 @dataclass
@@ -72,12 +72,12 @@ class Runtime:
         return runtime
 
     @property
-    def space(self) -> Space:
+    def space(self) -> OpenSpace:
         """The active space: what search uses (take it once per request)."""
         return self.live.active
 
     @property
-    def building(self) -> Space | None:
+    def building(self) -> OpenSpace | None:
         return self.live.building
 
     @property
@@ -90,11 +90,11 @@ class Runtime:
         """The active space's store."""
         return self.live.active.vectors
 
-    def live_spaces(self) -> list[Space]:
+    def live_spaces(self) -> list[OpenSpace]:
         """The active space and the one being built: where new vectors are written."""
         return self.live.writable()
 
-    def spaces(self) -> list[Space]:
+    def spaces(self) -> list[OpenSpace]:
         """Every space this process has open: deletes must reach them all."""
         return self.live.all()
 

@@ -16,7 +16,6 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from core.config import Settings
 from core.errors import InvalidImage, ServiceUnavailable
-from core.runtime import Runtime
 
 CONVERSATION_TYPES = "public_channel,private_channel,mpim,im"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -70,27 +69,27 @@ def _download_error(status: int) -> Exception:
     return InvalidImage(f"Slack's file host refused the download ({status}).")
 
 
-def channels_of(runtime: Runtime, team: str, user: str) -> frozenset[str]:
+def channels_of(settings: Settings, cache: redis.Redis | None, team: str, user: str) -> frozenset[str]:
     """The conversations (channels, groups, DMs) the member is in, as far as the bot can
     see, cached for ``slack.membership_ttl`` seconds."""
     key = f"findimage:slack:channels:{team}:{user}"
     try:
-        cached = runtime.redis.get(key) if runtime.redis is not None else None
+        cached = cache.get(key) if cache is not None else None
     except redis.RedisError:
         cached = None
     if cached is not None:
         return frozenset(json.loads(cached))
     channels: list[str] = []
     try:
-        for page in web_client(runtime.settings).users_conversations(
+        for page in web_client(settings).users_conversations(
             user=user, types=CONVERSATION_TYPES, exclude_archived=False, limit=1000
         ):
             channels += [c["id"] for c in page["channels"]]
     except SlackApiError as exc:
         raise ServiceUnavailable(f"Slack did not say which channels you are in: {exc.response.get('error')}") from exc
     try:
-        if runtime.redis is not None and runtime.settings.slack.membership_ttl:
-            runtime.redis.set(key, json.dumps(channels), ex=max(1, int(runtime.settings.slack.membership_ttl)))
+        if cache is not None and settings.slack.membership_ttl:
+            cache.set(key, json.dumps(channels), ex=max(1, int(settings.slack.membership_ttl)))
     except redis.RedisError:
         pass
     return frozenset(channels)

@@ -24,7 +24,7 @@ from core.access import Viewer
 from core.db import upsert_for
 from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, NotInterested, Signal, SignalKind
-from core.runtime import Runtime, Space
+from core.runtime import OpenSpace, Runtime
 from core.vectors import IMAGE, SearchFilter
 from recommender.scoring import affinity, interleave_order, mmr_pick, quotas
 from recommender.taste import Interest, interests, unit
@@ -93,7 +93,7 @@ def feed_page(
     return FeedPage(items, personal=bool(found), caught_up=caught_up, since=since)
 
 
-def _personal(runtime: Runtime, space: Space, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
+def _personal(runtime: Runtime, space: OpenSpace, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
     with timed("search"):
         pools = [
@@ -166,7 +166,7 @@ def _reason(signal: Signal, caption: str | None) -> tuple[str, int | None, str |
 
 
 def _popular_and_new(
-    space: Space, session: Session, viewer: Viewer, excluded: set[int], limit: int
+    space: OpenSpace, session: Session, viewer: Viewer, excluded: set[int], limit: int
 ) -> list[FeedItem]:
     """The team's most-liked images and its newest, alternately (the cold-start feed)."""
     indexed = and_(col(Image.status) == ImageStatus.indexed, viewer.sql())
@@ -196,7 +196,7 @@ def _popular_and_new(
 
 
 def _shown_before(
-    space: Space, session: Session, user_id: int, viewer: Viewer, found: list[Interest], taken: set[int], limit: int,
+    space: OpenSpace, session: Session, user_id: int, viewer: Viewer, found: list[Interest], taken: set[int], limit: int,
     before: float,
 ) -> list[FeedItem]:
     """Images the feed showed before ``before``, least recently shown first, then those it

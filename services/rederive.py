@@ -6,11 +6,11 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from core.models import Signal
-from core.runtime import Space
+from core.runtime import OpenSpace
 from core.vectors import IMAGE
 
 
-def derive_again(session: Session, user_id: int, space: Space) -> None:
+def derive_again(session: Session, user_id: int, space: OpenSpace) -> None:
     """Give the user's signals from other vector spaces their vectors in ``space``: an
     image's new vector for likes and clicks, the text embedded again for searches. A
     signal that cannot be (its image is not in the space, a search by an example image

@@ -29,7 +29,7 @@ import redis
 from core.decoding import CheckedImage, check_image, decode_scaled
 from core.errors import TimedOut
 from core.metrics import timed
-from core.runtime import Runtime, Space
+from core.runtime import OpenSpace, Runtime
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def search_text(
             ranking = fuse(hits)
         _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
-    results = described(space, ranking[start : start + limit])
+    results = with_payloads(space, ranking[start : start + limit])
     return SearchPage(results, page, limit, len(ranking), vector, space.id)
 
 
@@ -140,7 +140,7 @@ def query_vector(runtime: Runtime, text: str) -> np.ndarray:
     return vector
 
 
-def _query_vector(runtime: Runtime, space: Space, text: str) -> tuple[np.ndarray, dict]:
+def _query_vector(runtime: Runtime, space: OpenSpace, text: str) -> tuple[np.ndarray, dict]:
     """The vector, and the cache entry to write when it was computed (the caller writes
     it with its own, in one round trip)."""
     key = f"findimage:query-vector:{_digest(*_identity(space), text)}"
@@ -169,7 +169,7 @@ def fuse(hits_by_index: dict[str, list[Hit]], limit: int = MAX_RANKED) -> list[R
     return [Ranked(i, round(float(best), 6), matched) for i, (_, best, matched) in order]
 
 
-def described(space: Space, ranked: list[Ranked]) -> list[Match]:
+def with_payloads(space: OpenSpace, ranked: list[Ranked]) -> list[Match]:
     """The ranked images with their captions and sources; an image deleted since it was
     ranked is left out."""
     payloads = space.vectors.payloads([r.id for r in ranked])
@@ -207,14 +207,14 @@ def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) ->
         pass
 
 
-def _ranking_key(space: Space, query: str, score_threshold: float | None, where: SearchFilter) -> str:
+def _ranking_key(space: OpenSpace, query: str, score_threshold: float | None, where: SearchFilter) -> str:
     identity = [*_identity(space), query, score_threshold, asdict(where)]
     identity[-1]["exclude"] = sorted(where.exclude)
     identity[-1]["audience"] = None if where.audience is None else sorted(where.audience)
     return f"findimage:ranking:{_digest(json.dumps(identity, sort_keys=True))}"
 
 
-def _identity(space: Space) -> list[str]:
+def _identity(space: OpenSpace) -> list[str]:
     """What makes a vector or a ranking valid: the space (its model and collection) and
     the model backend (ONNX int8 and fp32 differ slightly)."""
     return [str(space.id), space.collection, space.model, space.embedder.name]

@@ -15,7 +15,7 @@ from core.errors import NotFound
 from core.metrics import timed
 from core.runtime import Runtime
 from core.vectors import AUDIENCE, IMAGE, TEXT, Hit, SearchFilter
-from services.search import Match, Ranked, described
+from services.search import Match, Ranked, with_payloads
 
 PER_INDEX = 7
 MAX_PAGES = 20
@@ -52,7 +52,7 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilt
     queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
     for _ in range(page):
         results = _one_page(queues, shown)
-    return SimilarPage(described(space, results), point.vectors[IMAGE], space.id)
+    return SimilarPage(with_payloads(space, results), point.vectors[IMAGE], space.id)
 
 
 def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Ranked]:

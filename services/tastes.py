@@ -20,7 +20,7 @@ from core.config import Settings
 from core.db import user_lock
 from core.errors import ServiceUnavailable
 from core.models import Signal, SignalKind, Taste, as_utc
-from core.runtime import Runtime, Space
+from core.runtime import OpenSpace, Runtime
 from recommender import taste as taste_math
 from services.rederive import derive_again
 
@@ -62,7 +62,7 @@ def add_signal(
 
 
 def rebuild_taste(
-    runtime: Runtime, session: Session, user_id: int, now: float | None = None, space: Space | None = None
+    runtime: Runtime, session: Session, user_id: int, now: float | None = None, space: OpenSpace | None = None
 ) -> None:
     """Recompute the user's taste from their stored signals, exactly, in ``space`` (default
     the active one), deriving again the signals from another space."""
@@ -70,7 +70,7 @@ def rebuild_taste(
         rebuild_locked(runtime, session, user_id, space or runtime.space, now)
 
 
-def rebuild_locked(runtime: Runtime, session: Session, user_id: int, space: Space, now: float | None = None) -> None:
+def rebuild_locked(runtime: Runtime, session: Session, user_id: int, space: OpenSpace, now: float | None = None) -> None:
     """``rebuild_taste`` inside ``user_lock``. Raises ``ServiceUnavailable`` in a process
     that has not yet followed a switch to a newer space than ``space`` (its watcher will
     within seconds): a taste never goes back to an older space."""
@@ -90,7 +90,7 @@ def rebuild_locked(runtime: Runtime, session: Session, user_id: int, space: Spac
     _store(session, user_id, built, space.id)
 
 
-def taste_for(runtime: Runtime, session: Session, user_id: int, space: Space) -> taste_math.Taste | None:
+def taste_for(runtime: Runtime, session: Session, user_id: int, space: OpenSpace) -> taste_math.Taste | None:
     """The user's taste in ``space``, rebuilt there first if it is from another space;
     None if they have none."""
     stored = _stored_taste(session, user_id)

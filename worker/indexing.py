@@ -19,7 +19,7 @@ from core.errors import InvalidImage
 from core.images import images_with_status, mark_indexed
 from core.metrics import timed
 from core.models import Image, ImageStatus
-from core.runtime import Runtime, Space
+from core.runtime import OpenSpace, Runtime
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = Non
     return _index(runtime, images, runtime.live_spaces(), new=True)
 
 
-def reembed_images(runtime: Runtime, space: Space, image_ids: list[int]) -> BatchResult:
+def reembed_images(runtime: Runtime, space: OpenSpace, image_ids: list[int]) -> BatchResult:
     """Write the vectors of those of ``image_ids`` that are indexed into ``space`` (a
     reindex): the same pipeline, without touching thumbnails or statuses."""
     with runtime.session() as session:
@@ -76,7 +76,7 @@ def payload_of(image: Image) -> dict:
     }
 
 
-def _index(runtime: Runtime, images: list[Image], spaces: list[Space], new: bool) -> BatchResult:
+def _index(runtime: Runtime, images: list[Image], spaces: list[OpenSpace], new: bool) -> BatchResult:
     size = runtime.settings.worker.batch_size
     batches = [images[i : i + size] for i in range(0, len(images), size)]
     result = BatchResult()
@@ -99,7 +99,7 @@ def _index(runtime: Runtime, images: list[Image], spaces: list[Space], new: bool
     return result
 
 
-def _prepare(runtime: Runtime, image: Image, spaces: list[Space]) -> _Prepared:
+def _prepare(runtime: Runtime, image: Image, spaces: list[OpenSpace]) -> _Prepared:
     data = runtime.files.read_original(image.sha256)
     with timed("decode"):
         decoded = decode_for_index(data, max(s.embedder.image_size for s in spaces), runtime.settings.limits)
@@ -108,7 +108,7 @@ def _prepare(runtime: Runtime, image: Image, spaces: list[Space]) -> _Prepared:
     return _Prepared(image, pixels, decoded.thumbnail)
 
 
-def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[Space], new: bool) -> None:
+def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace], new: bool) -> None:
     """Embed and upsert the batch into every space; for ``new`` images, then keep their
     thumbnails and mark them indexed."""
     if not prepared:

@@ -26,7 +26,7 @@ from rq.job import Job
 from sqlmodel import col, select
 
 from core.models import Image, ImageStatus, VectorSpace, utcnow
-from core.runtime import Runtime, Space
+from core.runtime import OpenSpace, Runtime
 from core.spaces.records import advance, building_space, fail_reindex, is_stalled, switch_to
 from core.spaces.watcher import SpaceWatcher
 from services.queue import enqueue_reindex_step, ingest_queue
@@ -94,7 +94,7 @@ def space_watcher(runtime: Runtime) -> SpaceWatcher:
     return SpaceWatcher(runtime.live, also=[lambda: resume_stalled(runtime)])
 
 
-def _finish(runtime: Runtime, space: Space) -> str:
+def _finish(runtime: Runtime, space: OpenSpace) -> str:
     missing = _missing(runtime, space)
     if missing:
         log.info("Reindex into vector space %s: %d images were not in it yet", space.id, len(missing))
@@ -108,7 +108,7 @@ def _finish(runtime: Runtime, space: Space) -> str:
     return "switched"
 
 
-def _reembed(runtime: Runtime, space: Space, ids: list[int]) -> int:
+def _reembed(runtime: Runtime, space: OpenSpace, ids: list[int]) -> int:
     """Write ``ids`` into ``space``, then remove those deleted meanwhile (a delete that
     ran before the write could not remove them); returns how many are in it."""
     result = reembed_images(runtime, space, ids)
@@ -122,7 +122,7 @@ def _reembed(runtime: Runtime, space: Space, ids: list[int]) -> int:
     return 0
 
 
-def _missing(runtime: Runtime, space: Space) -> list[int]:
+def _missing(runtime: Runtime, space: OpenSpace) -> list[int]:
     """Indexed images that are not in ``space``."""
     missing, after = [], 0
     while True:

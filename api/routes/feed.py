@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
-from core.history import liked_among
+from core.likes import liked_among
 from core.models import file_url, thumbnail_url
 from services.feed import feed_page
 

@@ -11,8 +11,8 @@ from api.deps import Caller, CallerDep, CurrentUser, QueueDep, RuntimeDep, Sessi
 from api.errors import error_body, status_of
 from core.access import Viewer, can_delete, viewer_for, visible_image, visible_images
 from core.errors import Forbidden, ImageTooLarge, InvalidImage
-from core.history import liked_among
 from core.images import delete_image, thumbnail_path
+from core.likes import liked_among
 from core.links import valid_signature
 from core.models import ImagePublic, ImageSource
 from core.ratelimit import take
@@ -123,7 +123,7 @@ async def read_image_thumbnail(
 
 def _thumbnail(runtime, caller: Caller | None, image_id: int):
     with runtime.session() as session:
-        viewer = Viewer(everything=True) if caller is None else viewer_for(runtime, session, caller.id)
+        viewer = Viewer(everything=True) if caller is None else viewer_for(runtime.settings, runtime.redis, session, caller.id)
         image = visible_image(session, viewer, image_id)
         return thumbnail_path(runtime.files, image, runtime.settings.limits), image
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.access import visible_image
-from core.history import liked_images
+from core.likes import liked_images
 from core.models import ImagePublic, LikeSource, UtcDatetime
 from services.signals import like, unlike
 

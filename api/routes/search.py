@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
 from core.errors import InvalidRequest, ServiceUnavailable
-from core.history import liked_among
+from core.likes import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
 from services.search import search_by_example, search_text

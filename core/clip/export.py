@@ -20,7 +20,7 @@ import numpy as np
 
 from core.clip.base import normalised
 from core.clip.onnx_cache import TOWERS, Manifest, onnx_file, trim
-from core.clip.tokenizer import VOCAB_FILE
+from core.clip.tokenizer import VOCAB_FILE, VOCAB_SIZE
 from core.config import ClipSettings
 from core.errors import ModelUnavailable
 
@@ -243,7 +243,7 @@ def _tokenizer_clean(tokenizer) -> str:
     if (
         type(tokenizer) is not oc.SimpleTokenizer
         or tokenizer.reduction_fn is not None
-        or len(tokenizer.encoder) != 49408
+        or len(tokenizer.encoder) != VOCAB_SIZE
         or tokenizer.clean_fn not in cleaners
     ):
         raise ModelUnavailable(

@@ -17,8 +17,10 @@ import numpy as np
 import regex
 
 VOCAB_FILE = "bpe_simple_vocab_16e6.txt.gz"
-_MERGES = 49152 - 256 - 2
+VOCAB_SIZE = 49408
+"""CLIP's tokens: 256 bytes, 256 word-final bytes, 48,894 merges, 2 special tokens."""
 _SPECIAL = ("<start_of_text>", "<end_of_text>")
+_MERGES = VOCAB_SIZE - 2 * 256 - len(_SPECIAL)
 
 
 class ClipTokenizer:

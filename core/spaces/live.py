@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Space:
+class OpenSpace:
     """A vector space this process has open: its model, loaded, and its collection."""
 
     id: int
@@ -41,11 +41,11 @@ class Space:
 class LiveSpaces:
     settings: Settings
     session: Callable[[], AbstractContextManager[Session]]
-    active: Space = None  # set by ``open``
+    active: OpenSpace = None  # set by ``open``
     """The active space: what search uses."""
-    building: Space | None = None
+    building: OpenSpace | None = None
     """The space ``findimage reindex`` is filling, if any: ingest writes to it too."""
-    _retired: dict[int, Space] = field(default_factory=dict, repr=False)
+    _retired: dict[int, OpenSpace] = field(default_factory=dict, repr=False)
     _embedders: dict[tuple[str, str], Embedder] = field(default_factory=dict, repr=False)
     """Loaded models by (model, pretrained): spaces of one model share it."""
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -58,12 +58,12 @@ class LiveSpaces:
         """Open the active space ``row``: its model (loaded, or first exported) and collection."""
         self.active = self._open_space(row)
 
-    def writable(self) -> list[Space]:
+    def writable(self) -> list[OpenSpace]:
         """The active space and the one being built: where new vectors are written."""
         with self._lock:
             return [self.active, *([self.building] if self.building else [])]
 
-    def all(self) -> list[Space]:
+    def all(self) -> list[OpenSpace]:
         """Every space this process has open: deletes must reach them all."""
         with self._lock:
             return [self.active, *([self.building] if self.building else []), *self._retired.values()]
@@ -132,7 +132,7 @@ class LiveSpaces:
             for space in self.all():
                 space.vectors.close()
 
-    def _open_space(self, row: VectorSpace) -> Space:
+    def _open_space(self, row: VectorSpace) -> OpenSpace:
         embedder = self._embedders.get((row.model, row.pretrained))
         if embedder is None:
             clip = self.settings.clip.model_copy(update={"model": row.model, "pretrained": row.pretrained})
@@ -144,9 +144,9 @@ class LiveSpaces:
         except BaseException:
             vectors.close()
             raise
-        return Space(row.id, row.model, row.collection, embedder, vectors)
+        return OpenSpace(row.id, row.model, row.collection, embedder, vectors)
 
-    def _close_space(self, space: Space) -> None:
+    def _close_space(self, space: OpenSpace) -> None:
         space.vectors.close()
         in_use = {id(s.embedder) for s in self.all()}
         for key, embedder in list(self._embedders.items()):
