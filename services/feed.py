@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from core.access import Viewer
 from core.db import upsert_for
+from core.likes import liked_among
 from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, NotInterested, Signal, SignalKind
 from core.runtime import OpenSpace, Runtime
@@ -46,6 +47,8 @@ class FeedItem:
     source: str | None
     seen_before: bool = False
     """Shown to the user before (the page is past the fresh images: ``caught_up``)."""
+    liked: bool = False
+    """The user likes it (only an image seen before can be: fresh ones never are)."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def _shown_before(
         .where(or_(col(Impression.shown_at).is_(None), col(Impression.shown_at) < datetime.fromtimestamp(before, UTC)))
         .order_by(col(Impression.shown_at).asc().nulls_last(), col(Image.id)).limit(limit)
     ).all()
-    liked = set(session.exec(select(Like.image_id).where(Like.user_id == user_id, col(Like.image_id).in_([i for i, _ in rows]))).all())
+    liked = liked_among(session, user_id, (image_id for image_id, _ in rows))
     points = space.vectors.retrieve([image_id for image_id, _ in rows])
     if not points:
         return []
@@ -219,7 +222,8 @@ def _shown_before(
     order = np.argsort(-fit, kind="stable")  # stable: least recently shown first among equals (no taste)
     return [
         FeedItem(points[n].id, round(float(fit[n]), 6), "you like this" if points[n].id in liked else "seen before", None, None,
-                 points[n].payload.get("caption"), points[n].payload.get("source"), seen_before=True)
+                 points[n].payload.get("caption"), points[n].payload.get("source"), seen_before=True,
+                 liked=points[n].id in liked)
         for n in order
     ]
 
@@ -244,7 +248,7 @@ def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: f
     if not image_ids:
         return
     shown_at = datetime.fromtimestamp(now, UTC)
-    # An earlier impression of one of these images is past the window (else it was excluded): renew it.
+    # An image shown before (past the window, or come round again once caught up): renew its impression.
     upsert = upsert_for(session)(Impression)
     session.execute(
         upsert.on_conflict_do_update(index_elements=["user_id", "image_id"], set_={"shown_at": upsert.excluded.shown_at}),

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
-from core.likes import liked_among
 from core.models import file_url, thumbnail_url
 from services.feed import feed_page
 
@@ -56,10 +55,8 @@ def feed(
     first. The pages of one scroll (each asked for with the last one's ``next_cursor``)
     never repeat an image until every one you may see has been on them."""
     found = feed_page(runtime, session, caller.id, viewer, limit, since=None if cursor is None else cursor / 1000)
-    liked = liked_among(session, caller.id, (i.id for i in found.items if i.seen_before))
     return FeedResponse(
-        results=[FeedResult(**vars(i), liked=i.id in liked, thumbnail_url=thumbnail_url(i.id), file_url=file_url(i.id))
-                 for i in found.items],
+        results=[FeedResult(**vars(i), thumbnail_url=thumbnail_url(i.id), file_url=file_url(i.id)) for i in found.items],
         personal=found.personal,
         caught_up=found.caught_up,
         next_cursor=int(found.since * 1000),
