@@ -62,62 +62,23 @@ def record_click(runtime: Runtime, user_id: int, image_id: int, found, filters: 
 
 def like(runtime: Runtime, session: Session, user_id: int, image_id: int, source: LikeSource) -> bool:
     """Like an image (idempotent); True if it was not liked before."""
-    if session.get(Image, image_id) is None:
-        raise NotFound(f"There is no image {image_id}.")
-    space = runtime.space
-    points = space.vectors.retrieve([image_id])
-    with user_lock(session, user_id):
-        if _liked(session, user_id, image_id):
-            return False
-        session.add(Like(user_id=user_id, image_id=image_id, source=source))
-        if points:
-            add_signal(runtime, session, user_id, SignalKind.like, points[0].vectors[IMAGE], space.id, image_id=image_id)
-        else:
-            log.info("Image %s is not indexed yet: the like is kept but does not feed the taste", image_id)
-    return True
+    return _mark(runtime, session, Like(user_id=user_id, image_id=image_id, source=source), SignalKind.like)
 
 
 def unlike(runtime: Runtime, session: Session, user_id: int, image_id: int) -> bool:
     """Take a like back (idempotent), and its part of the taste; True if there was one."""
-    with user_lock(session, user_id):
-        removed = session.execute(delete(Like).where(Like.user_id == user_id, Like.image_id == image_id)).rowcount
-        if removed:
-            session.execute(
-                delete(Signal).where(Signal.user_id == user_id, Signal.image_id == image_id, Signal.kind == SignalKind.like)
-            )
-            rebuild_locked(runtime, session, user_id, runtime.space)
-    return bool(removed)
+    return _unmark(runtime, session, Like, SignalKind.like, user_id, image_id)
 
 
 def not_interested(runtime: Runtime, session: Session, user_id: int, image_id: int) -> bool:
     """Never show the image in the user's feed again, and steer their taste away from it
     (idempotent); True if it was not marked before."""
-    if session.get(Image, image_id) is None:
-        raise NotFound(f"There is no image {image_id}.")
-    space = runtime.space
-    points = space.vectors.retrieve([image_id])
-    with user_lock(session, user_id):
-        if session.exec(select(NotInterested).where(NotInterested.user_id == user_id,
-                                                    NotInterested.image_id == image_id)).first() is not None:
-            return False
-        session.add(NotInterested(user_id=user_id, image_id=image_id))
-        if points:
-            add_signal(runtime, session, user_id, SignalKind.not_interested, points[0].vectors[IMAGE], space.id,
-                       image_id=image_id)
-    return True
+    return _mark(runtime, session, NotInterested(user_id=user_id, image_id=image_id), SignalKind.not_interested)
 
 
 def interested_again(runtime: Runtime, session: Session, user_id: int, image_id: int) -> bool:
     """Take "not interested" back (idempotent), and its pull on the taste; True if it was marked."""
-    with user_lock(session, user_id):
-        removed = session.execute(
-            delete(NotInterested).where(NotInterested.user_id == user_id, NotInterested.image_id == image_id)
-        ).rowcount
-        if removed:
-            session.execute(delete(Signal).where(
-                Signal.user_id == user_id, Signal.image_id == image_id, Signal.kind == SignalKind.not_interested))
-            rebuild_locked(runtime, session, user_id, runtime.space)
-    return bool(removed)
+    return _unmark(runtime, session, NotInterested, SignalKind.not_interested, user_id, image_id)
 
 
 def forget(session: Session, user_id: int) -> None:
@@ -128,7 +89,32 @@ def forget(session: Session, user_id: int) -> None:
             session.execute(delete(table).where(table.user_id == user_id))
 
 
-def _liked(session: Session, user_id: int, image_id: int) -> bool:
-    return session.exec(select(Like.image_id).where(Like.user_id == user_id, Like.image_id == image_id)).first() is not None
+def _mark(runtime: Runtime, session: Session, mark: Like | NotInterested, kind: SignalKind) -> bool:
+    """Keep ``mark`` (a like, or not interested) unless the user has it already, with its
+    signal from the image's vector (none while the image is not indexed yet)."""
+    user_id, image_id, table = mark.user_id, mark.image_id, type(mark)
+    if session.get(Image, image_id) is None:
+        raise NotFound(f"There is no image {image_id}.")
+    space = runtime.space
+    points = space.vectors.retrieve([image_id])
+    with user_lock(session, user_id):
+        if session.exec(select(table.image_id).where(table.user_id == user_id, table.image_id == image_id)).first() is not None:
+            return False
+        session.add(mark)
+        if points:
+            add_signal(runtime, session, user_id, kind, points[0].vectors[IMAGE], space.id, image_id=image_id)
+        else:
+            log.info("Image %s is not indexed yet: the %s is kept but does not feed the taste", image_id, kind.value)
+    return True
 
 
+def _unmark(runtime: Runtime, session: Session, table, kind: SignalKind, user_id: int, image_id: int) -> bool:
+    """Take the user's mark in ``table`` off the image, with its signal, and rebuild the taste."""
+    with user_lock(session, user_id):
+        removed = session.execute(delete(table).where(table.user_id == user_id, table.image_id == image_id)).rowcount
+        if removed:
+            session.execute(
+                delete(Signal).where(Signal.user_id == user_id, Signal.image_id == image_id, Signal.kind == kind)
+            )
+            rebuild_locked(runtime, session, user_id, runtime.space)
+    return bool(removed)
