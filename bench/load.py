@@ -2,7 +2,7 @@
 was lost.
 
     python bench/load.py [--seconds 60] [--uploaders 2] [--searchers 2] [--model ViT-B-32]
-                         [--uploads-per-minute N] [--reindex-after SECONDS]
+                         [--uploads-per-minute N] [--reindex-after SECONDS] [--smoke]
 
 findimage runs on the embedded defaults (Valkey, Qdrant Edge, SQLite, the ingest worker
 thread) on a loopback port of a throwaway data dir. Client processes, for a fixed time:
