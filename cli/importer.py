@@ -42,7 +42,7 @@ def import_images(runtime: Runtime, folder: Path, uploader: str | None, console:
                 try:
                     image, created = submit_image(
                         runtime, queue, path.read_bytes(), source=ImageSource.folder,
-                        uploader=uploader, caption=_sidecar_caption(path),
+                        uploader=uploader, caption=_sidecar_caption(path), filename=path.name[:255],
                     )
                 except InvalidImage as exc:
                     report.rejected[str(path)] = exc.message

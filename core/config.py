@@ -90,6 +90,22 @@ class WorkerSettings(BaseModel):
     """A separate worker process serves its Prometheus metrics on this port (default none)."""
 
 
+class OcrSettings(BaseModel):
+    mode: Literal["auto", "all", "off"] = "auto"
+    """``auto``: read the text of images a quick detection pass finds text in (photos cost
+    about 12 ms, screenshots about a second); ``all``: read every image; ``off``: none."""
+    timeout: float = Field(default=20.0, gt=0)
+    """Seconds reading one image may take; then it counts as having no text."""
+    gate_side: int = Field(default=320, ge=64, le=2000)
+    """``auto``: the longest side, in pixels, of the image the detection pass looks at."""
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    """Lines read with less confidence are dropped."""
+    max_side: int = Field(default=2000, ge=256)
+    """Larger images are shrunk to this longest side before they are read."""
+    queue_name: str = "findimage-ocr"
+    """Its own queue: workers take it only when the ingest queue is empty."""
+
+
 class TasteSettings(BaseModel):
     half_life_days: float = Field(default=30.0, gt=0)
     """A signal counts half as much after this many days."""
@@ -175,6 +191,7 @@ class Settings(BaseSettings):
     clip: ClipSettings = ClipSettings()
     limits: LimitSettings = LimitSettings()
     worker: WorkerSettings = WorkerSettings()
+    ocr: OcrSettings = OcrSettings()
     taste: TasteSettings = TasteSettings()
     feed: FeedSettings = FeedSettings()
     slack: SlackSettings = SlackSettings()

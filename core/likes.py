@@ -19,3 +19,8 @@ def liked_among(session: Session, user_id: int, image_ids) -> set[int]:
     if not ids:
         return set()
     return set(session.exec(select(Like.image_id).where(Like.user_id == user_id, col(Like.image_id).in_(ids))).all())
+
+
+def liked_ids(session: Session, user_id: int) -> list[int]:
+    """Every image the user likes (``is:liked``)."""
+    return list(session.exec(select(Like.image_id).where(Like.user_id == user_id)).all())

@@ -5,7 +5,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -52,6 +52,8 @@ class ImageBase(SQLModel):
     """Whether the channel was public when the image was shared (who may see it)."""
     slack_ts: str | None = Field(default=None, max_length=32)
     slack_file_id: str | None = Field(default=None, max_length=32, index=True)
+    filename: str | None = Field(default=None, max_length=255)
+    """The name it was uploaded, shared or imported under (part of its words)."""
 
 
 class Image(ImageBase, table=True):
@@ -92,6 +94,32 @@ class ImagePublic(ImageBase):
             thumbnail_url=thumbnail_url(image.id),
             duplicate=duplicate,
         )
+
+
+class TextStatus(StrEnum):
+    read = "read"
+    """OCR ran; ``text`` is what it read (empty: no text in the image)."""
+    skipped = "skipped"
+    """``ocr.mode=auto`` judged it unlikely to hold text and did not read it."""
+    failed = "failed"
+    """OCR failed or ran out of time; counted as no text (``error`` says why)."""
+
+
+class ImageText(SQLModel, table=True):
+    """The text OCR read in an image. Kept here, not only in the vector store, so a reindex
+    carries it over without reading the image again."""
+
+    __tablename__ = "image_text"
+    image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)
+    status: str = Field(max_length=16)
+    """A ``TextStatus``."""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    lines: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    """Per line of text: ``{"text", "box": [x0, y0, x1, y1], "score"}`` (pixels of the original)."""
+    seconds: float = 0.0
+    """How long reading it took."""
+    error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class SearchKind(StrEnum):

@@ -107,6 +107,13 @@ class Runtime:
     def session(self):
         return session_scope(self.engine)
 
+    @property
+    def ocr(self):
+        """This process's OCR engine (``core.ocr.Reader``), made on first use: only workers read text."""
+        from core.ocr import reader_for
+
+        return reader_for(self.settings.ocr)
+
     def close(self) -> None:
         if self.live is not None:
             self.live.close()

@@ -72,24 +72,35 @@ def _download_error(status: int) -> Exception:
 def channels_of(settings: Settings, cache: redis.Redis | None, team: str, user: str) -> frozenset[str]:
     """The conversations (channels, groups, DMs) the member is in, as far as the bot can
     see, cached for ``slack.membership_ttl`` seconds."""
-    key = f"findimage:slack:channels:{team}:{user}"
+    return frozenset(conversations_of(settings, cache, team, user))
+
+
+def channel_named(settings: Settings, cache: redis.Redis | None, team: str, user: str, name: str) -> str | None:
+    """The id of the channel called ``name`` (``#design`` or ``design``) among the member's."""
+    wanted = name.removeprefix("#").lower()
+    return next((id_ for id_, named in conversations_of(settings, cache, team, user).items() if named == wanted), None)
+
+
+def conversations_of(settings: Settings, cache: redis.Redis | None, team: str, user: str) -> dict[str, str]:
+    """The member's conversations: id -> name (lower case; empty for DMs), cached."""
+    key = f"findimage:slack:conversations:{team}:{user}"
     try:
         cached = cache.get(key) if cache is not None else None
     except redis.RedisError:
         cached = None
     if cached is not None:
-        return frozenset(json.loads(cached))
-    channels: list[str] = []
+        return json.loads(cached)
+    conversations: dict[str, str] = {}
     try:
         for page in web_client(settings).users_conversations(
             user=user, types=CONVERSATION_TYPES, exclude_archived=False, limit=1000
         ):
-            channels += [c["id"] for c in page["channels"]]
+            conversations.update({c["id"]: str(c.get("name") or "").lower() for c in page["channels"]})
     except SlackApiError as exc:
         raise ServiceUnavailable(f"Slack did not say which channels you are in: {exc.response.get('error')}") from exc
     try:
         if cache is not None and settings.slack.membership_ttl:
-            cache.set(key, json.dumps(channels), ex=max(1, int(settings.slack.membership_ttl)))
+            cache.set(key, json.dumps(conversations), ex=max(1, int(settings.slack.membership_ttl)))
     except redis.RedisError:
         pass
-    return frozenset(channels)
+    return conversations

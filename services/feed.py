@@ -190,7 +190,7 @@ def _popular_and_new(
         for source in (popular, recent):
             if i < len(source) and source[i][0] not in chosen and len(chosen) < limit:
                 chosen[source[i][0]] = source[i][1]
-    payloads = space.vectors.payloads(list(chosen))
+    payloads = space.vectors.payloads(list(chosen), fields=("caption", "source"))
     return [
         FeedItem(i, 0.0, reason, None, None, payloads[i].get("caption"), payloads[i].get("source"))
         for i, reason in chosen.items()

@@ -23,9 +23,10 @@ def submit_image(
     source: ImageSource,
     uploader: str | None = None,
     caption: str | None = None,
-    **slack_fields,
+    **fields,
 ) -> tuple[Image, bool]:
-    """Returns ``(image, created)``; an exact duplicate returns the stored image.
+    """``fields``: the image's ``filename`` and Slack fields. Returns ``(image, created)``;
+    an exact duplicate returns the stored image.
 
     Raises ``InvalidImage`` (nothing is stored) or ``ServiceUnavailable`` (the queue is
     down: the new image is removed again, so a retry of the upload starts clean).
@@ -33,7 +34,7 @@ def submit_image(
     checked = check_image(data, runtime.settings.limits)
     with runtime.session() as session:
         image, created = add_image(
-            session, runtime.files, checked, source=source, uploader=uploader, caption=caption, **slack_fields
+            session, runtime.files, checked, source=source, uploader=uploader, caption=caption, **fields
         )
         if not created:
             if image.status != ImageStatus.failed:

@@ -16,10 +16,44 @@ FAILURE_CALLBACK = "worker.jobs.on_index_failure"
 JOB_PREFIX = "index-"
 REINDEX_STEP_JOB = "worker.reindex.reindex_step"
 REINDEX_FAILURE_CALLBACK = "worker.reindex.on_step_failure"
+OCR_JOB = "worker.ocr.read_image_text"
+OCR_FAILURE_CALLBACK = "worker.ocr.on_read_failure"
+OCR_PREFIX = "ocr-"
 
 
 def ingest_queue(runtime: Runtime) -> Queue:
     return Queue(runtime.settings.queue_name, connection=runtime.redis)
+
+
+def ocr_queue(runtime: Runtime) -> Queue:
+    """Reading text in images: lower priority than ingest (workers list it second)."""
+    return Queue(runtime.settings.ocr.queue_name, connection=runtime.redis)
+
+
+def worker_queues(runtime: Runtime) -> list[Queue]:
+    """What a worker takes, in priority order: an OCR job starts only when no image waits
+    for CLIP."""
+    return [ingest_queue(runtime), ocr_queue(runtime)] if runtime.settings.ocr.mode != "off" else [ingest_queue(runtime)]
+
+
+def enqueue_ocr(runtime: Runtime, image_ids: list[int]) -> None:
+    """Queue reading the text of these (indexed) images, in one round trip."""
+    if runtime.settings.ocr.mode == "off" or not image_ids:
+        return
+    queue, settings = ocr_queue(runtime), runtime.settings.worker
+    queue.enqueue_many([
+        Queue.prepare_data(
+            OCR_JOB,
+            (image_id,),
+            job_id=f"{OCR_PREFIX}{image_id}",
+            timeout=settings.job_timeout,
+            retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
+            on_failure=Callback(OCR_FAILURE_CALLBACK),
+            result_ttl=600,
+            failure_ttl=7 * 24 * 3600,
+        )
+        for image_id in image_ids
+    ])
 
 
 def job_id_for(image_id: int) -> str:

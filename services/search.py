@@ -1,36 +1,51 @@
-"""Text search: one query, two indexes, one ranking, stable pages.
+"""Text search: one query, three channels, one ranking fused by the engine, stable pages.
 
-The query is embedded once with CLIP's text tower (the vector is cached in Redis, shared
-by every API process) and searched in the ``image`` vectors (text to image, across
-modalities) and the ``text`` vectors (the captions). The two lists are fused by
-reciprocal rank, which needs no common scale: cross-modal cosines sit around 0.2-0.35
-while caption cosines reach 0.9.
+A query (``services.query_language``) is embedded twice: with CLIP's text tower (the vector
+is cached in Redis, shared by every API process) and with BM25 (``core.words``). One batch
+to the vector store then searches the ``image`` vectors (text to image), the ``text``
+vectors (captions) and the sparse ``words`` (caption, OCR text, file name), every filter and
+the viewer's audience applied inside each, and the engine fuses the three lists by
+weighted reciprocal rank, which needs no common scale. The same batch returns each
+channel's own list, which says which channels found a result and how far it stands out
+(``recommender.relevance``), and which results hold every word of the query.
 
 Approximate search with a growing offset can repeat or skip images between pages, so a
 query is ranked once, up to ``MAX_RANKED`` results, and the ranking is kept in Redis for
 ``RANKING_TTL`` seconds; every page is a slice of it. Page 1 always ranks afresh (a new
 search sees new images); later pages use the ranking of the page 1 they follow.
 
-The deep searches ask for ids and scores only; payloads (caption, source) are fetched
-for the one page shown, which makes a search about three times cheaper.
+The deep searches ask for ids and scores only; payloads (caption, source) and snippets are
+made for the one page shown.
 """
 
 import hashlib
 import json
 import logging
+import re
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
 import redis
+from sqlmodel import Session, col, select
 
+from core.access import Viewer
 from core.decoding import CheckedImage, check_image, decode_scaled
 from core.errors import TimedOut
+from core.likes import liked_ids
 from core.metrics import timed
+from core.models import Image, User
 from core.runtime import OpenSpace, Runtime
+from core.slack import channel_named
+from core.texts import texts_of
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
+from core.vectors.base import CHANNELS, WORDS, HybridHits, HybridQuery
+from core.words import query_vector as words_query
+from recommender.relevance import strong_above
+from services.query_language import InvalidQuery, ParsedQuery, parse_query
+from services.snippets import Snippet, snippets_for
 
 log = logging.getLogger(__name__)
 MAX_RANKED = 300
@@ -39,23 +54,33 @@ RANKING_TTL = 600
 QUERY_VECTOR_TTL = 24 * 3600
 RRF_K = 60
 """Reciprocal-rank constant (Cormack et al.; Qdrant's default too)."""
+WEIGHTS = (1.0, 1.0, 1.0)
+"""RRF weights of the ``image``, ``text`` and ``words`` channels."""
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 
 
 class Ranked(NamedTuple):
     id: int
     score: float
     matched: list[str]
+    strong: bool = False
 
 
 @dataclass(frozen=True)
 class Match:
     id: int
     score: float
-    """The best cosine similarity among the indexes that matched."""
+    """The best cosine similarity among the dense channels that found it (0 when only its
+    words did)."""
     matched: list[str]
-    """Which indexes found it: ``image``, ``text`` or both."""
+    """Which channels found it: ``image`` (what it shows), ``text`` (its caption), ``words``
+    (the words in it and around it)."""
     caption: str | None
     source: str | None
+    strong: bool = False
+    """A strong match: it holds every word of the query, or a channel's score puts it far
+    above the rest of this query's candidates."""
+    snippets: list[Snippet] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,8 +89,9 @@ class SearchPage:
     page: int
     limit: int
     total_found: int
-    """Results in the whole ranking (at most ``MAX_RANKED``); with a score threshold, the
-    number of strong matches."""
+    """Results in the whole ranking (at most ``MAX_RANKED``)."""
+    strong_count: int = 0
+    """How many of them are strong matches (none: "no strong match, closest images below")."""
     query_vector: np.ndarray | None = None
     """The query's embedding when this page ranked afresh (None for a cached ranking)."""
     space_id: int | None = None
@@ -74,30 +100,101 @@ class SearchPage:
 
 def search_text(
     runtime: Runtime,
-    query: str,
+    query: str | ParsedQuery,
     page: int = 1,
     limit: int = 15,
     score_threshold: float | None = None,
     where: SearchFilter | None = None,
 ) -> SearchPage:
+    """``query``: the query's text, or its parse with its filters already in ``where``
+    (``filter_of``)."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    text = parsed.text
     where = where or SearchFilter()
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
-    key = _ranking_key(space, query, score_threshold, where)
+    key = _ranking_key(space, text, score_threshold, where)
     ranking = _cached_ranking(runtime, key) if page > 1 else None
     vector = None
     if ranking is None:
-        vector, new_vector = _query_vector(runtime, space, query)
+        vector, new_vector = _query_vector(runtime, space, text)
+        hybrid = HybridQuery(vector, words_query(text), all_words=" ".join(parsed.words) or None,
+                             weights=WEIGHTS, rrf_k=RRF_K)
         with timed("search"):
-            hits = {
-                index: space.vectors.search(index, vector, MAX_RANKED, score_threshold, where, with_payload=False)
-                for index in (IMAGE, TEXT)
-            }
+            hits = space.vectors.hybrid(hybrid, MAX_RANKED, where)
         with timed("fuse"):
-            ranking = fuse(hits)
+            ranking = rank(hits, score_threshold)
         _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
-    results = with_payloads(space, ranking[start : start + limit])
-    return SearchPage(results, page, limit, len(ranking), vector, space.id)
+    results = with_snippets(runtime, with_payloads(space, ranking[start : start + limit]), text)
+    return SearchPage(results, page, limit, len(ranking), sum(r.strong for r in ranking), vector, space.id)
+
+
+def filter_of(runtime: Runtime, session: Session, user: User, viewer: Viewer, parsed: ParsedQuery,
+              base: SearchFilter | None = None) -> SearchFilter:
+    """The filter a parsed query asks for, within what ``viewer`` may see: channel names
+    resolved through Slack (``in:#design``), Slack people as findimage users, ``is:liked`` as
+    the user's liked images."""
+    where = base or SearchFilter()
+    channel = parsed.channel
+    if channel and channel.startswith("#"):
+        if not (user.slack_team and user.slack_user and runtime.settings.slack.enabled):
+            raise InvalidQuery(f"in:{channel}", "Channel names are known through Slack; give the channel's id (in:C0123ABCD)")
+        channel = channel_named(runtime.settings, runtime.redis, user.slack_team, user.slack_user, channel)
+        if channel is None:
+            raise InvalidQuery(f"in:{parsed.channel}", "None of your Slack channels is called that")
+    uploader = parsed.uploader
+    if uploader and user.slack_team and _SLACK_USER.match(uploader):
+        uploader = f"slack:{user.slack_team}:{uploader}"
+    return replace(
+        where,
+        channel=channel or where.channel,
+        uploader=uploader or where.uploader,
+        after=parsed.after.timestamp() if parsed.after else where.after,
+        before=parsed.before.timestamp() if parsed.before else where.before,
+        only=frozenset(liked_ids(session, user.id)) if parsed.liked else where.only,
+        phrases=parsed.phrases,
+        without_words=parsed.without,
+        has_text=True if parsed.has_text else where.has_text,
+        audience=viewer.tokens(),
+    )
+
+
+def rank(hits: HybridHits, score_threshold: float | None = None) -> list[Ranked]:
+    """The engine's fused order, each result with the channels that found it, its best dense
+    cosine and whether it is strong. ``score_threshold`` drops results whose best cosine is
+    below it, unless they hold every word of the query."""
+    found: dict[int, dict[str, float]] = {}
+    for channel, channel_hits in hits.channels.items():
+        for hit in channel_hits:
+            found.setdefault(hit.id, {})[channel] = hit.score
+    bars = {channel: strong_above([h.score for h in channel_hits]) for channel, channel_hits in hits.channels.items()
+            if channel != WORDS}
+    ranking = []
+    for hit in hits.fused:
+        scores = found.get(hit.id, {})
+        best = max((scores[c] for c in (IMAGE, TEXT) if c in scores), default=0.0)
+        all_words = hit.id in hits.all_words
+        if score_threshold is not None and best < score_threshold and not all_words:
+            continue
+        strong = all_words or any(scores.get(channel, -2.0) >= bar for channel, bar in bars.items())
+        ranking.append(Ranked(hit.id, round(float(best), 6), [c for c in CHANNELS if c in scores], strong))
+    return ranking
+
+
+def with_snippets(runtime: Runtime, matches: list[Match], query: str) -> list[Match]:
+    """The matches with the pieces of their words that hold the query's words."""
+    if not matches:
+        return matches
+    ids = [m.id for m in matches]
+    with runtime.session() as session:
+        rows = {i.id: i for i in session.exec(select(Image).where(col(Image.id).in_(ids)))}
+        texts = texts_of(session, ids)
+    return [
+        Match(**{**vars(m), "snippets": snippets_for(
+            {"ocr": texts.get(m.id), "caption": image.caption, "filename": image.filename}, query
+        )}) if (image := rows.get(m.id)) is not None else m
+        for m in matches
+    ]
 
 
 def search_by_example(
@@ -152,29 +249,12 @@ def _query_vector(runtime: Runtime, space: OpenSpace, text: str) -> tuple[np.nda
     return vector, {key: (vector.tobytes(), QUERY_VECTOR_TTL)}
 
 
-def fuse(hits_by_index: dict[str, list[Hit]], limit: int = MAX_RANKED) -> list[Ranked]:
-    """Reciprocal-rank fusion of best-first hit lists; ties go to the lower id, so the
-    ranking is deterministic."""
-    fused: dict[int, list] = {}  # id -> [fused score, best cosine, indexes that matched]
-    for index, hits in hits_by_index.items():
-        for rank, hit in enumerate(hits, start=RRF_K + 1):
-            entry = fused.get(hit.id)
-            if entry is None:
-                fused[hit.id] = [1.0 / rank, hit.score, [index]]
-            else:
-                entry[0] += 1.0 / rank
-                entry[1] = max(entry[1], hit.score)
-                entry[2].append(index)
-    order = sorted(fused.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
-    return [Ranked(i, round(float(best), 6), matched) for i, (_, best, matched) in order]
-
-
 def with_payloads(space: OpenSpace, ranked: list[Ranked]) -> list[Match]:
     """The ranked images with their captions and sources; an image deleted since it was
     ranked is left out."""
-    payloads = space.vectors.payloads([r.id for r in ranked])
+    payloads = space.vectors.payloads([r.id for r in ranked], fields=("caption", "source"))
     return [
-        Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"))
+        Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"), r.strong)
         for r in ranked
         if (payload := payloads.get(r.id)) is not None
     ]
@@ -209,8 +289,9 @@ def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) ->
 
 def _ranking_key(space: OpenSpace, query: str, score_threshold: float | None, where: SearchFilter) -> str:
     identity = [*_identity(space), query, score_threshold, asdict(where)]
-    identity[-1]["exclude"] = sorted(where.exclude)
-    identity[-1]["audience"] = None if where.audience is None else sorted(where.audience)
+    for name in ("exclude", "audience", "only"):
+        value = getattr(where, name)
+        identity[-1][name] = None if value is None else sorted(value)
     return f"findimage:ranking:{_digest(json.dumps(identity, sort_keys=True))}"
 
 

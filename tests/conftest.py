@@ -17,7 +17,7 @@ import redis
 
 from core.clip import Embedder, open_embedder
 from core.clip.torch_backend import MODEL_CONFIGS, TorchEmbedder, save_random_model, save_tiny_test_model
-from core.config import TINY_TEST_MODEL, ClipSettings, Settings, WorkerSettings, get_settings
+from core.config import TINY_TEST_MODEL, ClipSettings, OcrSettings, Settings, WorkerSettings, get_settings
 from core.runtime import Runtime
 from core.valkey import EmbeddedValkey
 
@@ -90,6 +90,7 @@ def settings(tmp_path, valkey_url, tiny_model, models_dir) -> Settings:
         clip=ClipSettings(model=tiny_model),
         worker=WorkerSettings(batch_size=8, max_retries=2, retry_intervals=[0], index_when_idle_for=0),
         allowed_hosts=["testserver"],  # the Host Starlette's TestClient sends
+        ocr=OcrSettings(mode="off"),  # on in the tests of text search (tests/services/test_text_search.py)
     )
 
 

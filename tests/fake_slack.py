@@ -41,6 +41,8 @@ class FakeSlack:
     """path under /files/ -> (bytes, content type)."""
     channels: dict[str, list[str]] = field(default_factory=dict)
     """user id -> the conversations they are in."""
+    channel_names: dict[str, str] = field(default_factory=dict)
+    """conversation id -> its name (``design``)."""
     rate_limited: dict[str, int] = field(default_factory=dict)
     """method (or ``"file"``, for downloads) -> how many of its next calls answer 429."""
     responses: list[dict] = field(default_factory=list)
@@ -130,7 +132,8 @@ class FakeSlack:
             return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
         if method == "users.conversations":
             ids = self.channels.get(params.get("user"), [])
-            return {"ok": True, "channels": [{"id": c} for c in ids], "response_metadata": {"next_cursor": ""}}
+            return {"ok": True, "channels": [{"id": c, "name": self.channel_names.get(c, "")} for c in ids],
+                    "response_metadata": {"next_cursor": ""}}
         if method == "conversations.members":
             members = [u for u, ids in self.channels.items() if params.get("channel") in ids]
             return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}

@@ -24,12 +24,16 @@ def wait_for_status(runtime: Runtime, image_ids, status=ImageStatus.indexed, tim
 
 
 def wait_until_idle(runtime: Runtime, timeout: float = 30.0) -> None:
-    """Poll until the ingest queue has no job waiting, being taken, running or scheduled
-    for a retry (a job that queues another does so before it ends)."""
-    queue = Queue(runtime.settings.queue_name, connection=runtime.redis)
+    """Poll until the ingest and OCR queues have no job waiting, being taken, running or
+    scheduled for a retry (a job that queues another does so before it ends)."""
+    queues = [Queue(name, connection=runtime.redis) for name in (runtime.settings.queue_name, runtime.settings.ocr.queue_name)]
     deadline = time.monotonic() + timeout
-    while (queue.count or runtime.redis.llen(queue.intermediate_queue_key) or StartedJobRegistry(queue=queue).count
-           or ScheduledJobRegistry(queue=queue).count):
+    while any(busy(runtime, queue) for queue in queues):
         if time.monotonic() > deadline:
-            raise AssertionError(f"the ingest queue was still busy after {timeout} s")
+            raise AssertionError(f"the queues were still busy after {timeout} s")
         time.sleep(0.02)
+
+
+def busy(runtime: Runtime, queue: Queue) -> bool:
+    return bool(queue.count or runtime.redis.llen(queue.intermediate_queue_key) or StartedJobRegistry(queue=queue).count
+                or ScheduledJobRegistry(queue=queue).count)

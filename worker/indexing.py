@@ -20,7 +20,10 @@ from core.images import images_with_status, mark_indexed
 from core.metrics import timed
 from core.models import Image, ImageStatus
 from core.runtime import OpenSpace, Runtime
+from core.texts import texts_of
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
+from core.words import Words
+from services.queue import enqueue_ocr
 
 log = logging.getLogger(__name__)
 DECODE_THREADS = 2
@@ -64,7 +67,7 @@ def reembed_images(runtime: Runtime, space: OpenSpace, image_ids: list[int]) -> 
     return _index(runtime, images, [space], new=False)
 
 
-def payload_of(image: Image) -> dict:
+def payload_of(image: Image, words: Words) -> dict:
     return {
         "image_id": image.id,
         "source": image.source.value,
@@ -73,6 +76,7 @@ def payload_of(image: Image) -> dict:
         AUDIENCE: audience_of(image),
         "caption": image.caption,
         "created_at": image.created_at.timestamp(),
+        **words.payload(),
     }
 
 
@@ -114,6 +118,9 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
     if not prepared:
         return
     captioned = [p.image for p in prepared if p.image.caption]
+    with runtime.session() as session:
+        texts = texts_of(session, [p.image.id for p in prepared])  # a reindex carries OCR text over
+    words = {p.image.id: Words.of(p.image, texts.get(p.image.id)) for p in prepared}
     embedded = {}
     for space in spaces:
         model = id(space.embedder)
@@ -125,20 +132,25 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
                 )
         vectors, captions = embedded[model]
         with timed("upsert"):
-            space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions))))
+            space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions)), words))
     if new:
         for p in prepared:
             runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
         with runtime.session() as session:
             mark_indexed(session, [p.image for p in prepared])
+        enqueue_ocr(runtime, [p.image.id for p in prepared])
 
 
-def _points(prepared: list[_Prepared], vectors, caption_vectors: dict) -> list[VectorPoint]:
+def _points(prepared: list[_Prepared], vectors, caption_vectors: dict, words: dict[int, Words]) -> list[VectorPoint]:
     return [
         VectorPoint(
             id=p.image.id,
-            vectors={IMAGE: vector, **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {})},
-            payload=payload_of(p.image),
+            vectors={
+                IMAGE: vector,
+                **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {}),
+                **words[p.image.id].vectors(),
+            },
+            payload=payload_of(p.image, words[p.image.id]),
         )
         for p, vector in zip(prepared, vectors)
     ]

@@ -130,7 +130,7 @@ def _missing(runtime: Runtime, space: OpenSpace) -> list[int]:
             ids = _indexed_ids(session, after=after, limit=CHECK_CHUNK)
         if not ids:
             return missing
-        present = space.vectors.payloads(ids)
+        present = space.vectors.payloads(ids, fields=("source",))
         missing += [i for i in ids if i not in present]
         after = ids[-1]
 

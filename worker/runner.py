@@ -23,8 +23,9 @@ from rq.timeouts import TimerDeathPenalty
 
 from core.errors import ServiceUnavailable
 from core.runtime import Runtime
-from services.queue import ingest_queue
+from services.queue import worker_queues
 from worker.context import using_runtime
+from worker.ocr import queue_unread
 from worker.reindex import space_watcher
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,15 @@ class EmbeddedWorker:
 
     def _run(self) -> None:
         worker = self._worker = _ThreadWorker(
-            [ingest_queue(self.runtime)], connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL
+            worker_queues(self.runtime), connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL
         )
         idle_since, index_pending = time.monotonic(), False
         with using_runtime(self.runtime):
             try:
                 retry_abandoned(self.runtime)
-            except redis.RedisError:
-                log.exception("Could not look for jobs a previous run left unfinished")
+                catch_up_ocr(self.runtime)
+            except (redis.RedisError, ServiceUnavailable):
+                log.exception("Could not look for work a previous run left unfinished")
             while not self._stop.is_set():
                 try:
                     # Burst mode: take every queued job (and due retries), then return.
@@ -113,18 +115,29 @@ def retry_abandoned(runtime: Runtime) -> int:
     """Hand every job in the started registry to RQ's abandoned-job handling now (each is
     retried, or failed if out of retries); returns how many there were. Only for a worker
     that knows no other worker is running: a live one's job would be run twice."""
-    registry = StartedJobRegistry(queue=ingest_queue(runtime))
-    abandoned = len(registry.get_job_ids(cleanup=False))
-    if abandoned:
-        log.warning("Retrying %d ingest job(s) left unfinished by a previous run", abandoned)
-        registry.cleanup(timestamp=float("inf"))
+    abandoned = 0
+    for queue in worker_queues(runtime):
+        registry = StartedJobRegistry(queue=queue)
+        count = len(registry.get_job_ids(cleanup=False))
+        if count:
+            log.warning("Retrying %d job(s) of %s left unfinished by a previous run", count, queue.name)
+            registry.cleanup(timestamp=float("inf"))
+        abandoned += count
     return abandoned
+
+
+def catch_up_ocr(runtime: Runtime) -> None:
+    """Queue the images OCR has not read (those indexed before it existed, after an upgrade)."""
+    queued = queue_unread(runtime)
+    if queued:
+        log.info("Queued %d indexed image(s) for OCR; they are read while ingest is idle", queued)
 
 
 def run_worker(runtime: Runtime, burst: bool = False) -> bool:
     """Run a standalone worker in this (main) thread until it is stopped by a signal; a
     ``SpaceWatcher`` keeps it in step with reindexes."""
-    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
+    worker = SimpleWorker(worker_queues(runtime), connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
+    catch_up_ocr(runtime)
     watcher = space_watcher(runtime).start()
     try:
         with using_runtime(runtime):

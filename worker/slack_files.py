@@ -68,6 +68,7 @@ def ingest_slack_file(
             slack_public=public,
             slack_ts=ts,
             slack_file_id=file_id,
+            filename=(file.get("name") or "")[:255] or None,
         )
     except InvalidImage as exc:
         log.warning("Slack file %s (%s) is not taken in: %s", file_id, file.get("name"), exc.message)

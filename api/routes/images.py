@@ -57,7 +57,8 @@ def upload_images(
             data = upload.file.read(limits.max_upload_bytes + 1)
             if len(data) > limits.max_upload_bytes:
                 raise ImageTooLarge(f"The file is larger than the limit of {limits.max_upload_bytes:,} bytes.")
-            image, created = submit_image(runtime, queue, data, source=ImageSource.web, uploader=caller.name, caption=caption)
+            image, created = submit_image(runtime, queue, data, source=ImageSource.web, uploader=caller.name, caption=caption,
+                                          filename=_name(upload.filename))
         except InvalidImage as exc:
             first_status = first_status or status_of(exc)
             rejected.append(RejectedFile(filename=upload.filename, error={"code": exc.code, "message": exc.message}))
@@ -148,3 +149,8 @@ def _immutable_file(request: Request, path, media_type: str, tag: str) -> Respon
     if request.headers.get("if-none-match") == headers["ETag"]:
         return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=media_type, headers=headers)
+
+
+def _name(filename: str | None) -> str | None:
+    """The last part of a name a browser sent (some send a path), at most 255 characters."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1][:255] or None if filename else None

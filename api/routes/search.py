@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
+from api.deps import CallerDep, CurrentUser, RuntimeDep, SessionDep, ViewerDep
 from core.errors import InvalidRequest, ServiceUnavailable
 from core.likes import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
-from services.search import search_by_example, search_text
+from services.query_language import parse_query
+from services.search import filter_of, search_by_example, search_text
 from services.signals import record_click, record_event, record_search
 from services.similar import MAX_PAGES, similar_to
 
@@ -20,12 +21,27 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["search"])
 
 
+class SnippetOut(BaseModel):
+    field: str
+    """Where the text is from: ``ocr`` (read in the image), ``caption`` or ``filename``."""
+    text: str
+    marks: list[tuple[int, int]]
+    """``[start, end)`` offsets of the query's words in ``text``."""
+
+
 class SearchResult(BaseModel):
     id: int
     score: float
-    """Cosine similarity in the best index that matched (text to image, or text to caption)."""
+    """Cosine similarity in the best dense channel that found it (text to image, or text to
+    caption); 0 when only its words did."""
     matched: list[str]
-    """The indexes that found it: ``image`` (what it shows) and/or ``text`` (its caption)."""
+    """The channels that found it: ``image`` (what it shows), ``text`` (its caption) and
+    ``words`` (the words in it and around it: OCR text, caption, file name)."""
+    strong: bool = False
+    """A strong match: it holds every word of the query, or stands far above this query's
+    other candidates."""
+    snippets: list[SnippetOut] = []
+    """Pieces of its words holding the query's words, marked."""
     caption: str | None
     source: str | None
     thumbnail_url: str
@@ -39,8 +55,9 @@ class SearchResponse(BaseModel):
     page: int
     limit: int
     total_found: int
-    """Results in the whole ranking (at most 300); with ``score_threshold``, how many strong
-    matches there are."""
+    """Results in the whole ranking (at most 300)."""
+    strong_count: int = 0
+    """How many of them are strong matches; 0: nothing matched well, the closest come first."""
     results: list[SearchResult]
 
 
@@ -49,9 +66,11 @@ def search(
     runtime: RuntimeDep,
     session: SessionDep,
     caller: CallerDep,
+    user: CurrentUser,
     viewer: ViewerDep,
     background: BackgroundTasks,
-    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words")],
+    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words, with the "
+                                                                       "query language's filters (README)")],
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 15,
     score_threshold: Annotated[float | None, Query(ge=-1, le=1, description="Least cosine similarity")] = None,
@@ -61,20 +80,22 @@ def search(
     after: Annotated[datetime | None, Query(description="Added at or after (ISO 8601)")] = None,
     before: Annotated[datetime | None, Query(description="Added before (ISO 8601)")] = None,
 ):
-    """Images matching a text, by what they show and by their captions, fused into one
-    ranking. Pages of the same query never repeat or skip an image."""
+    """Images matching a text by what they show, their captions and the words in them,
+    fused into one ranking. Pages of the same query never repeat or skip an image. A
+    malformed filter of the query language is a 422 (``invalid_query``) naming it."""
     query = " ".join(q.split())
-    if not query:
-        raise InvalidRequest("The query is empty: say what to look for.")
-    where = SearchFilter(
+    parsed = parse_query(query)
+    if not parsed.text:
+        raise InvalidRequest("Say what to look for besides the filters: a few words, or a \"phrase\".")
+    base = SearchFilter(
         source=source.value if source else None,
         channel=channel,
         uploader=uploader,
         after=after.timestamp() if after else None,
         before=before.timestamp() if before else None,
-        audience=viewer.tokens(),
     )
-    found = search_text(runtime, query, page, limit, score_threshold, where)
+    where = filter_of(runtime, session, user, viewer, parsed, base)
+    found = search_text(runtime, parsed, page, limit, score_threshold, where)
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
@@ -84,6 +105,7 @@ def search(
         page=found.page,
         limit=found.limit,
         total_found=found.total_found,
+        strong_count=found.strong_count,
         results=_results(session, caller.id, found.results),
     )
 
@@ -114,7 +136,8 @@ def similar(
 def _results(session, user_id: int, matches) -> list[SearchResult]:
     liked = liked_among(session, user_id, (m.id for m in matches))
     return [
-        SearchResult(**vars(m), thumbnail_url=thumbnail_url(m.id), file_url=file_url(m.id), liked=m.id in liked)
+        SearchResult(**{**vars(m), "snippets": [vars(s) for s in getattr(m, "snippets", [])]},
+                     thumbnail_url=thumbnail_url(m.id), file_url=file_url(m.id), liked=m.id in liked)
         for m in matches
     ]
 

@@ -9,18 +9,49 @@ import numpy as np
 IMAGE = "image"
 TEXT = "text"
 VECTOR_NAMES = (IMAGE, TEXT)
+"""The dense (CLIP) named vectors, cosine distance."""
+WORDS = "words"
+"""The sparse named vector: BM25 (``core.words``) over an image's words, with the IDF modifier."""
+CHANNELS = (IMAGE, TEXT, WORDS)
+"""What a hybrid search fuses, in this order."""
 KEYWORD_FIELDS = ("source", "uploader", "channel")
 AUDIENCE = "audience"
 """The payload field of who may see a point (``core.access``); indexed with the keywords."""
 INDEXED_KEYWORDS = (*KEYWORD_FIELDS, AUDIENCE)
 FLOAT_FIELDS = ("created_at",)
+WORDS_FIELD = "words"
+"""The payload field holding the text the ``words`` vector was made from, full-text indexed
+(phrases, excluded words, all-words hits)."""
+HAS = "has"
+"""Payload keywords of what an image has (``has:text``: OCR found text in it)."""
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """A sparse vector: token ids and their weights."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.indices)
 
 
 @dataclass
 class VectorPoint:
     id: int
-    vectors: dict[str, np.ndarray]
+    vectors: dict[str, "np.ndarray | Sparse"]
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WordsUpdate:
+    """New words for a stored point (its OCR text arrived): the sparse vector and the
+    payload fields that go with it; the dense vectors stay as they are."""
+
+    id: int
+    vector: Sparse
+    payload: dict[str, Any]
 
 
 @dataclass
@@ -44,18 +75,44 @@ class SearchFilter:
     audience: frozenset[str] | None = None
     """Audience tokens the viewer holds (``core.access.Viewer.tokens``); a hit needs one.
     ``None``: no restriction."""
+    only: frozenset[int] | None = None
+    """Point ids a hit must be among (``is:liked``); ``None``: any."""
+    phrases: tuple[str, ...] = ()
+    """Phrases a hit's words must hold, each word for word."""
+    without_words: tuple[str, ...] = ()
+    """Words a hit's words must not hold."""
+    has_text: bool | None = None
+    """Whether OCR must have found text in it."""
 
     def keywords(self) -> dict[str, str]:
         return {key: value for key in KEYWORD_FIELDS if (value := getattr(self, key)) is not None}
 
     def is_empty(self) -> bool:
-        return (
-            not self.keywords()
-            and self.after is None
-            and self.before is None
-            and not self.exclude
-            and self.audience is None
-        )
+        return self == SearchFilter()
+
+
+@dataclass(frozen=True)
+class HybridQuery:
+    """One text search over every channel: the CLIP text embedding (searched in ``image``
+    and ``text``) and the BM25 query (``words``), fused by the engine's weighted RRF."""
+
+    dense: np.ndarray | None
+    words: Sparse | None
+    all_words: str | None = None
+    """The query's words: points whose words hold them all are reported (``HybridHits.all_words``)."""
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    """RRF weight of ``image``, ``text`` and ``words``."""
+    rrf_k: int = 60
+
+
+@dataclass
+class HybridHits:
+    fused: list["Hit"]
+    """The engine's fused ranking (scores are RRF scores)."""
+    channels: dict[str, list["Hit"]]
+    """Each channel's own best-first hits, with its own scores (cosine, or BM25)."""
+    all_words: set[int]
+    """Ids among the candidates whose words hold every word of the query."""
 
 
 @dataclass
@@ -75,8 +132,9 @@ class VectorStore(Protocol):
     def retrieve(self, ids: Sequence[int]) -> list[StoredPoint]:
         """The stored points among ``ids``, with vectors and payload; missing ids are skipped."""
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """The payloads of the stored points among ``ids`` (no vectors: cheap)."""
+    def payloads(self, ids: Sequence[int], fields: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
+        """The payloads of the stored points among ``ids`` (no vectors: cheap), only
+        ``fields`` of them when given."""
 
     def delete(self, ids: Sequence[int]) -> None: ...
 
@@ -91,6 +149,13 @@ class VectorStore(Protocol):
     ) -> list[Hit]:
         """Nearest points by the named vector ``using`` that meet ``where``, best first.
         Without payload (empty ``Hit.payload``) a deep search costs a third as much."""
+
+    def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
+        """One batch: the fused ranking and each channel's own hits (ids and scores, no
+        payload), all meeting ``where``, up to ``limit`` each."""
+
+    def set_words(self, updates: Sequence[WordsUpdate]) -> None:
+        """Replace the words vector and words payload of stored points (missing ids are skipped)."""
 
     def count(self) -> int: ...
 

@@ -18,16 +18,29 @@ import qdrant_edge as qe
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
+    CHANNELS,
     FLOAT_FIELDS,
+    HAS,
     INDEXED_KEYWORDS,
     VECTOR_NAMES,
+    WORDS,
+    WORDS_FIELD,
     Hit,
+    HybridHits,
+    HybridQuery,
     SearchFilter,
+    Sparse,
     StoredPoint,
     VectorPoint,
+    WordsUpdate,
     as_array,
     as_list,
 )
+
+WORDS_INDEX = qe.TextIndexParams(
+    tokenizer=qe.TokenizerType.Word, lowercase=True, ascii_folding=True, phrase_matching=True
+)
+"""The full-text index of the words payload: phrases, excluded words, all-words hits."""
 
 
 class EdgeStore:
@@ -78,6 +91,11 @@ class EdgeStore:
                 self._update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
             for field in FLOAT_FIELDS:
                 self._update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Float))
+        if WORDS_FIELD not in self._call(self.shard.info).payload_schema:
+            # New, or made before the words channel: add it (points get words as they are read).
+            self._update(qe.UpdateOperation.create_sparse_vector(WORDS, modifier=qe.Modifier.Idf))
+            self._update(qe.UpdateOperation.create_field_index(HAS, qe.PayloadSchemaType.Keyword))
+            self._update(qe.UpdateOperation.create_field_index(WORDS_FIELD, WORDS_INDEX))
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:
@@ -86,7 +104,7 @@ class EdgeStore:
                     [
                         qe.Point(
                             id=p.id,
-                            vector={name: as_list(v) for name, v in p.vectors.items()},
+                            vector={name: _vector(v) for name, v in p.vectors.items()},
                             payload=p.payload,
                         )
                         for p in points
@@ -99,14 +117,14 @@ class EdgeStore:
         return [
             StoredPoint(
                 id=r.id,
-                vectors={name: as_array(v) for name, v in (r.vector or {}).items()},
+                vectors={name: _stored(v) for name, v in (r.vector or {}).items()},
                 payload=r.payload or {},
             )
             for r in records
         ]
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict]:
-        records = self._call(self.shard.retrieve, list(ids), with_payload=True, with_vector=False)
+    def payloads(self, ids: Sequence[int], fields: Sequence[str] | None = None) -> dict[int, dict]:
+        records = self._call(self.shard.retrieve, list(ids), with_payload=list(fields) if fields else True, with_vector=False)
         return {r.id: r.payload or {} for r in records}
 
     def delete(self, ids: Sequence[int]) -> None:
@@ -124,12 +142,53 @@ class EdgeStore:
     ) -> list[Hit]:
         request = qe.QueryRequest(
             limit=limit,
-            query=qe.Query.Nearest(as_list(vector), using=using),
+            query=qe.Query.Nearest(_vector(vector), using=using),
             with_payload=with_payload,
             score_threshold=score_threshold,
             filter=_edge_filter(where),
         )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
+
+    def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
+        condition = _edge_filter(where)
+        channels = _channel_queries(query)
+        requests = [
+            qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
+            for nearest in channels.values()
+        ]
+        fused = qe.QueryRequest(
+            limit=limit,
+            query=qe.Fusion.Rrf(query.rrf_k, [query.weights[CHANNELS.index(name)] for name in channels]),
+            prefetches=[qe.Prefetch(limit, query=nearest, filter=condition) for nearest in channels.values()],
+            with_payload=False,
+        )
+        all_words = WORDS in channels and query.all_words
+        if all_words:
+            requests.append(
+                qe.QueryRequest(
+                    limit=limit,
+                    query=channels[WORDS],
+                    filter=_edge_filter(where, all_words=query.all_words),
+                    with_payload=False,
+                )
+            )
+        if not channels:
+            return HybridHits([], {}, set())
+        results = self._call(self.shard.query_batch, qe.QueryBatchRequest([fused, *requests]))
+        hits = [[Hit(id=p.id, score=p.score, payload={}) for p in points] for points in results]
+        return HybridHits(
+            fused=hits[0],
+            channels=dict(zip(channels, hits[1:])),
+            all_words={h.id for h in hits[-1]} if all_words else set(),
+        )
+
+    def set_words(self, updates: Sequence[WordsUpdate]) -> None:
+        stored = {r.id for r in self._call(self.shard.retrieve, [u.id for u in updates], with_payload=False, with_vector=False)}
+        updates = [u for u in updates if u.id in stored]
+        if updates:
+            self._update(qe.UpdateOperation.update_vectors([qe.PointVectors(u.id, {WORDS: _vector(u.vector)}) for u in updates]))
+            for u in updates:
+                self._update(qe.UpdateOperation.set_payload([u.id], u.payload))
 
     def count(self) -> int:
         return self._call(self.shard.count, qe.CountRequest())
@@ -171,13 +230,51 @@ class EdgeStore:
             raise ServiceUnavailable(f"The vector store failed: {exc}") from exc
 
 
-def _edge_filter(where: SearchFilter | None) -> qe.Filter | None:
-    if where is None or where.is_empty():
+def _vector(vector):
+    if isinstance(vector, Sparse):
+        return qe.SparseVector(list(vector.indices), list(vector.values))
+    return as_list(vector)
+
+
+def _stored(vector):
+    if isinstance(vector, qe.SparseVector):
+        return Sparse(tuple(vector.indices), tuple(vector.values))
+    return as_array(vector)
+
+
+def _channel_queries(query: HybridQuery) -> dict[str, qe.Query]:
+    """The nearest-neighbour query of each channel the query can search, in CHANNELS order."""
+    queries = {}
+    if query.dense is not None:
+        queries[IMAGE_CHANNEL] = qe.Query.Nearest(as_list(query.dense), using=IMAGE_CHANNEL)
+        queries[TEXT_CHANNEL] = qe.Query.Nearest(as_list(query.dense), using=TEXT_CHANNEL)
+    if query.words:
+        queries[WORDS] = qe.Query.Nearest(_vector(query.words), using=WORDS)
+    return queries
+
+
+IMAGE_CHANNEL, TEXT_CHANNEL = VECTOR_NAMES
+
+
+def _edge_filter(where: SearchFilter | None, all_words: str | None = None) -> qe.Filter | None:
+    where = where or SearchFilter()
+    if where.is_empty() and not all_words:
         return None
     must = [qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.keywords().items()]
     if where.after is not None or where.before is not None:
         must.append(qe.FieldCondition("created_at", range=qe.RangeFloat(gte=where.after, lt=where.before)))
     if where.audience is not None:
         must.append(qe.FieldCondition(AUDIENCE, match=qe.MatchAny(sorted(where.audience))))
-    must_not = [qe.HasIdCondition(set(where.exclude))] if where.exclude else None
-    return qe.Filter(must=must or None, must_not=must_not)
+    if where.only is not None:
+        must.append(qe.HasIdCondition(set(where.only)))
+    if where.has_text:
+        must.append(qe.FieldCondition(HAS, match=qe.MatchValue("text")))
+    must += [qe.FieldCondition(WORDS_FIELD, match=qe.MatchPhrase(phrase)) for phrase in where.phrases]
+    if all_words:
+        must.append(qe.FieldCondition(WORDS_FIELD, match=qe.MatchText(all_words)))
+    must_not = [qe.FieldCondition(WORDS_FIELD, match=qe.MatchText(word)) for word in where.without_words]
+    if where.has_text is False:
+        must_not.append(qe.FieldCondition(HAS, match=qe.MatchValue("text")))
+    if where.exclude:
+        must_not.append(qe.HasIdCondition(set(where.exclude)))
+    return qe.Filter(must=must or None, must_not=must_not or None)

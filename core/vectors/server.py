@@ -19,18 +19,34 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
+    CHANNELS,
     FLOAT_FIELDS,
+    HAS,
     INDEXED_KEYWORDS,
     VECTOR_NAMES,
+    WORDS,
+    WORDS_FIELD,
     Hit,
+    HybridHits,
+    HybridQuery,
     SearchFilter,
+    Sparse,
     StoredPoint,
     VectorPoint,
+    WordsUpdate,
     as_array,
     as_list,
 )
 
 OVERSAMPLING = 2.0
+WORDS_INDEX = models.TextIndexParams(
+    type=models.TextIndexType.TEXT,
+    tokenizer=models.TokenizerType.WORD,
+    lowercase=True,
+    ascii_folding=True,
+    phrase_matching=True,
+)
+"""The full-text index of the words payload, as the embedded store makes it."""
 
 
 class ServerStore:
@@ -66,12 +82,24 @@ class ServerStore:
                         f"Collection {self.collection!r} holds {size}-d vectors but the model makes "
                         f"{dim}-d ones: `findimage reindex` moves the vectors to a new model."
                     )
+                if WORDS not in (info.config.params.sparse_vectors or {}):  # made before the words channel
+                    self.client.update_collection(self.collection, sparse_vectors_config=self.sparse_config())
+                    self._create_words_indexes()
                 return
             self.client.create_collection(self.collection, **self.collection_config(dim))
             for field in INDEXED_KEYWORDS:
                 self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
             for field in FLOAT_FIELDS:
                 self.client.create_payload_index(self.collection, field, models.PayloadSchemaType.FLOAT)
+            self._create_words_indexes()
+
+    def _create_words_indexes(self) -> None:
+        self.client.create_payload_index(self.collection, HAS, models.PayloadSchemaType.KEYWORD)
+        self.client.create_payload_index(self.collection, WORDS_FIELD, WORDS_INDEX)
+
+    @staticmethod
+    def sparse_config() -> dict:
+        return {WORDS: models.SparseVectorParams(modifier=models.Modifier.IDF)}
 
     def collection_config(self, dim: int) -> dict:
         """How the collection is made: vectors, sharding, replication and quantization."""
@@ -80,6 +108,7 @@ class ServerStore:
                 name: models.VectorParams(size=dim, distance=models.Distance.COSINE, on_disk=self.int8)
                 for name in VECTOR_NAMES
             },
+            "sparse_vectors_config": self.sparse_config(),
             "shard_number": self.shards,
             "replication_factor": self.replicas,
             "quantization_config": models.ScalarQuantization(
@@ -98,7 +127,7 @@ class ServerStore:
                 points=[
                     models.PointStruct(
                         id=p.id,
-                        vector={name: as_list(v) for name, v in p.vectors.items()},
+                        vector={name: _vector(v) for name, v in p.vectors.items()},
                         payload=p.payload,
                     )
                     for p in points
@@ -112,15 +141,17 @@ class ServerStore:
         return [
             StoredPoint(
                 id=r.id,
-                vectors={name: as_array(v) for name, v in (r.vector or {}).items()},
+                vectors={name: _stored(v) for name, v in (r.vector or {}).items()},
                 payload=r.payload or {},
             )
             for r in records
         ]
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict]:
+    def payloads(self, ids: Sequence[int], fields: Sequence[str] | None = None) -> dict[int, dict]:
         with _translated():
-            records = self.client.retrieve(self.collection, list(ids), with_payload=True, with_vectors=False)
+            records = self.client.retrieve(
+                self.collection, list(ids), with_payload=list(fields) if fields else True, with_vectors=False
+            )
         return {r.id: r.payload or {} for r in records}
 
     def delete(self, ids: Sequence[int]) -> None:
@@ -140,7 +171,7 @@ class ServerStore:
         with _translated():
             response = self.client.query_points(
                 self.collection,
-                query=as_list(vector),
+                query=_vector(vector),
                 using=using,
                 limit=limit,
                 score_threshold=score_threshold,
@@ -149,6 +180,58 @@ class ServerStore:
                 search_params=self._search_params,
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
+
+    def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
+        condition = _server_filter(where)
+        channels = _channel_queries(query)
+        if not channels:
+            return HybridHits([], {}, set())
+        requests = [
+            models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
+            for name, nearest in channels.items()
+        ]
+        fused = models.QueryRequest(
+            query=models.RrfQuery(
+                rrf=models.Rrf(k=query.rrf_k, weights=[query.weights[CHANNELS.index(name)] for name in channels])
+            ),
+            prefetch=[
+                models.Prefetch(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
+                for name, nearest in channels.items()
+            ],
+            limit=limit,
+        )
+        all_words = WORDS in channels and query.all_words
+        if all_words:
+            requests.append(
+                models.QueryRequest(
+                    query=channels[WORDS], using=WORDS, limit=limit, filter=_server_filter(where, all_words=query.all_words)
+                )
+            )
+        with _translated():
+            results = self.client.query_batch_points(self.collection, [fused, *requests])
+        hits = [[Hit(id=p.id, score=p.score, payload={}) for p in response.points] for response in results]
+        return HybridHits(
+            fused=hits[0],
+            channels=dict(zip(channels, hits[1:])),
+            all_words={h.id for h in hits[-1]} if all_words else set(),
+        )
+
+    def set_words(self, updates: Sequence[WordsUpdate]) -> None:
+        with _translated():
+            stored = {r.id for r in self.client.retrieve(self.collection, [u.id for u in updates], with_payload=False)}
+            updates = [u for u in updates if u.id in stored]
+            if not updates:
+                return
+            self.client.update_vectors(
+                self.collection,
+                [models.PointVectors(id=u.id, vector={WORDS: _vector(u.vector)}) for u in updates],
+                wait=True,
+            )
+            for u in updates:
+                self.client.set_payload(self.collection, u.payload, points=[u.id], wait=True)
+
+    def _params(self, using: str) -> models.SearchParams | None:
+        return self._search_params if using != WORDS else None  # quantization is for dense vectors
 
     def count(self) -> int:
         with _translated():
@@ -178,13 +261,47 @@ def _translated():
         raise ServiceUnavailable(f"The vector store is closed: {exc}") from exc
 
 
-def _server_filter(where: SearchFilter | None) -> models.Filter | None:
-    if where is None or where.is_empty():
+def _vector(vector):
+    if isinstance(vector, Sparse):
+        return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+    return as_list(vector)
+
+
+def _stored(vector):
+    if isinstance(vector, models.SparseVector):
+        return Sparse(tuple(vector.indices), tuple(vector.values))
+    return as_array(vector)
+
+
+def _channel_queries(query: HybridQuery) -> dict[str, list[float] | models.SparseVector]:
+    """The query vector of each channel the query can search, in CHANNELS order."""
+    queries = {}
+    if query.dense is not None:
+        queries.update(dict.fromkeys(VECTOR_NAMES, as_list(query.dense)))
+    if query.words:
+        queries[WORDS] = _vector(query.words)
+    return queries
+
+
+def _server_filter(where: SearchFilter | None, all_words: str | None = None) -> models.Filter | None:
+    where = where or SearchFilter()
+    if where.is_empty() and not all_words:
         return None
     must = [models.FieldCondition(key=key, match=models.MatchValue(value=value)) for key, value in where.keywords().items()]
     if where.after is not None or where.before is not None:
         must.append(models.FieldCondition(key="created_at", range=models.Range(gte=where.after, lt=where.before)))
     if where.audience is not None:
         must.append(models.FieldCondition(key=AUDIENCE, match=models.MatchAny(any=sorted(where.audience))))
-    must_not = [models.HasIdCondition(has_id=list(where.exclude))] if where.exclude else None
-    return models.Filter(must=must or None, must_not=must_not)
+    if where.only is not None:
+        must.append(models.HasIdCondition(has_id=sorted(where.only)))
+    if where.has_text:
+        must.append(models.FieldCondition(key=HAS, match=models.MatchValue(value="text")))
+    must += [models.FieldCondition(key=WORDS_FIELD, match=models.MatchPhrase(phrase=p)) for p in where.phrases]
+    if all_words:
+        must.append(models.FieldCondition(key=WORDS_FIELD, match=models.MatchText(text=all_words)))
+    must_not = [models.FieldCondition(key=WORDS_FIELD, match=models.MatchText(text=w)) for w in where.without_words]
+    if where.has_text is False:
+        must_not.append(models.FieldCondition(key=HAS, match=models.MatchValue(value="text")))
+    if where.exclude:
+        must_not.append(models.HasIdCondition(has_id=list(where.exclude)))
+    return models.Filter(must=must or None, must_not=must_not or None)
