@@ -69,10 +69,13 @@ class Reader:
         self._lock = threading.Lock()
 
     def likely_text(self, pixels: np.ndarray) -> bool:
-        """Whether the detection model finds a line of text in the image, shrunk."""
+        """Whether the detection model finds a line of text in the image, shrunk: a region
+        at least twice as wide as high and under a quarter of the image's height (on a
+        photo it tends to outline the whole picture, which is no line)."""
         with self._lock:
             found = self._gate(pixels, use_det=True, use_cls=False, use_rec=False)
-        return getattr(found, "boxes", None) is not None and len(found.boxes) > 0
+        boxes = getattr(found, "boxes", None)
+        return boxes is not None and any(_is_line(_box(box), pixels.shape[0], most=0.25, wide=2) for box in boxes)
 
     def read(self, pixels: np.ndarray) -> list[Line]:
         """The lines of text in ``pixels`` (RGB, HxWx3) in reading order; raises ``ReadTimedOut``
@@ -82,11 +85,9 @@ class Reader:
             found = self._full(pixels)
         if getattr(found, "txts", None) is None:
             return []
-        return [
-            Line(text.strip(), _box(box), round(float(score), 3))
-            for text, box, score in zip(found.txts, found.boxes, found.scores)
-            if text.strip()
-        ]
+        lines = [Line(text.strip(), _box(box), round(float(score), 3)) for text, box, score in
+                 zip(found.txts, found.boxes, found.scores)]
+        return [line for line in lines if line.text and _is_line(line.box, pixels.shape[0], most=0.5)]
 
 
 @cache
@@ -96,6 +97,15 @@ def _reader(settings_json: str) -> Reader:
 
 def reader_for(settings: OcrSettings) -> Reader:
     return _reader(settings.model_dump_json())
+
+
+def _is_line(box: tuple[int, int, int, int], image_height: int, most: float, wide: float = 0) -> bool:
+    """Whether a detected region is shaped like a line of text: at most ``most`` of the
+    image's height, and at least ``wide`` times as wide as high. (On a photo the detector
+    tends to outline the whole picture, and the recogniser reads a "9" in it.)"""
+    x0, y0, x1, y1 = box
+    height = max(1, y1 - y0)
+    return height <= most * image_height and (x1 - x0) >= wide * height
 
 
 def _box(points) -> tuple[int, int, int, int]:

@@ -106,11 +106,13 @@ def search_text(
     score_threshold: float | None = None,
     where: SearchFilter | None = None,
 ) -> SearchPage:
-    """``query``: the query's text, or its parse with its filters already in ``where``
-    (``filter_of``)."""
+    """``query``: the query's text or its parse. Its words' filters (phrases, excluded
+    words, ``has:text``) apply here; those that need the user (channel names, people,
+    ``is:liked``) are ``filter_of``'s, already in ``where``."""
     parsed = parse_query(query) if isinstance(query, str) else query
     text = parsed.text
-    where = where or SearchFilter()
+    where = replace(where or SearchFilter(), phrases=parsed.phrases, without_words=parsed.without,
+                    has_text=True if parsed.has_text else (where.has_text if where else None))
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
     key = _ranking_key(space, text, score_threshold, where)
     ranking = _cached_ranking(runtime, key) if page > 1 else None
@@ -152,9 +154,6 @@ def filter_of(runtime: Runtime, session: Session, user: User, viewer: Viewer, pa
         after=parsed.after.timestamp() if parsed.after else where.after,
         before=parsed.before.timestamp() if parsed.before else where.before,
         only=frozenset(liked_ids(session, user.id)) if parsed.liked else where.only,
-        phrases=parsed.phrases,
-        without_words=parsed.without,
-        has_text=True if parsed.has_text else where.has_text,
         audience=viewer.tokens(),
     )
 

@@ -105,3 +105,36 @@ def reset_schema(engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     migrate(engine)
+
+
+def screenshot(lines: list[str], dark: bool = False, size=(1024, 640), font_size: int = 30) -> bytes:
+    """A PNG of text lines, as a terminal or a slide would show them (Pillow's own font, so
+    no fonts need be installed)."""
+    from PIL import ImageDraw, ImageFont
+
+    background, ink = ((24, 26, 30), (225, 228, 232)) if dark else ((250, 250, 247), (25, 25, 25))
+    image = Image.new("RGB", size, background)
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default(size=font_size)
+    for row, line in enumerate(lines):
+        draw.text((40, 40 + row * int(font_size * 1.8)), line, fill=ink, font=font)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def photo(seed: int, size=(640, 480)) -> bytes:
+    """A JPEG with no text: soft gradients and blobs, as a photo has."""
+    from PIL import ImageDraw, ImageFilter
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, size[0])[None, :, None] * rng.uniform(60, 255, 3) + rng.uniform(0, 80, 3)
+    image = Image.fromarray(np.broadcast_to(ramp, (size[1], size[0], 3)).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y, r = rng.integers(0, size[0]), rng.integers(0, size[1]), rng.integers(20, 140)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=tuple(int(c) for c in rng.integers(0, 256, 3)))
+    out = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(4)).save(out, "JPEG", quality=88)
+    return out.getvalue()
