@@ -6,14 +6,15 @@ dense hit is strong when it stands far out of *that query's* score distribution:
 distance above the median of the query's candidates, in units of their spread (the median
 absolute deviation, robust to the few real matches themselves). In a channel that found
 nothing in particular, the best of 300 candidates is about 7 such units above the median
-(the top of a smooth tail); a real match stands much further out.
+(the top of a smooth, exponential-like tail) and above 14 less than once in a hundred
+queries; a real match stands much further out.
 """
 
 from collections.abc import Sequence
 
 import numpy as np
 
-STRONG_SPREADS = 10.0
+STRONG_SPREADS = 14.0
 """How many spreads above the median a dense score must be to be strong."""
 MIN_CANDIDATES = 30
 """Fewer candidates say nothing about the distribution: no dense hit is called strong."""

@@ -197,3 +197,92 @@ def test_unreachable_server_is_service_unavailable():
     with pytest.raises(ServiceUnavailable, match="Qdrant"):
         store.ensure_collection(DIM)
 
+
+
+# The words channel and hybrid search ----------------------------------------------------
+
+from core.vectors.base import HybridQuery, WordsUpdate  # noqa: E402
+from core.words import Words, query_vector  # noqa: E402
+
+DOCS = {
+    1: Words(ocr="deploy pipeline failed at stage migrate"),
+    2: Words(caption="quarterly revenue grew 14 percent"),
+    3: Words(ocr="revenue pipeline review", filename="q3-board.png"),
+    4: Words(caption="a dog on the beach"),
+}
+
+
+def with_words(store, docs=DOCS):
+    centres, vectors = clustered(n_clusters=4, per_cluster=1)
+    store.upsert([VectorPoint(id=i, vectors={IMAGE: vectors[i - 1], **w.vectors()}, payload={**w.payload(), "source": "web"})
+                  for i, w in docs.items()])
+    return centres
+
+
+def words_query(text: str, dense=None) -> HybridQuery:
+    return HybridQuery(dense, query_vector(text), all_words=text)
+
+
+def test_the_words_channel_ranks_by_bm25_and_reports_who_holds_every_word(store):
+    with_words(store)
+    hits = store.hybrid(words_query("revenue pipeline"), limit=10)
+    assert [h.id for h in hits.channels["words"]][:1] == [3]  # both words; 1 and 2 hold one each
+    assert {h.id for h in hits.channels["words"]} == {1, 2, 3}
+    assert hits.all_words == {3}
+    assert [h.id for h in hits.fused][0] == 3
+
+
+def test_the_engine_fuses_dense_and_words_by_weighted_reciprocal_rank(store):
+    centres = with_words(store)
+    query = HybridQuery(centres[3], query_vector("revenue"), all_words="revenue")  # shows 4, says 2 and 3
+    hits = store.hybrid(query, limit=10)
+    assert hits.channels["image"][0].id == 4
+    assert set(hits.channels) == {"image", "text", "words"}
+    assert {h.id for h in hits.fused[:3]} == {2, 3, 4}  # each first somewhere
+    def first(weights):
+        return store.hybrid(HybridQuery(centres[3], query_vector("revenue"), weights=weights), limit=10).fused[0].id
+
+    assert first((1.0, 1.0, 1e-4)) == 4  # what it shows counts (a weight divides the ranks)
+    assert first((1e-4, 1e-4, 1.0)) == hits.channels["words"][0].id  # what it says counts
+
+
+def test_phrases_excluded_words_and_has_text_filter_every_channel(store):
+    centres = with_words(store)
+    query = HybridQuery(centres[0], query_vector("pipeline"))
+    phrase = store.hybrid(query, limit=10, where=SearchFilter(phrases=("pipeline failed",)))
+    assert [h.id for h in phrase.fused] == [1] and [h.id for h in phrase.channels["image"]] == [1]
+    assert store.hybrid(query, limit=10, where=SearchFilter(phrases=("failed pipeline",))).fused == []
+    without = store.hybrid(query, limit=10, where=SearchFilter(without_words=("migrate",)))
+    assert {h.id for h in without.fused} == {2, 3, 4}
+    assert {h.id for h in store.hybrid(query, limit=10, where=SearchFilter(has_text=True)).fused} == {1, 3}
+    assert {h.id for h in store.hybrid(query, limit=10, where=SearchFilter(only=frozenset({2, 4}))).fused} == {2, 4}
+
+
+def test_new_words_replace_a_points_words_and_keep_its_vectors(store):
+    with_words(store)
+    before = store.retrieve([4])[0].vectors[IMAGE]
+    words = Words(caption="a dog on the beach", ocr="revenue pipeline chart")
+    store.set_words([WordsUpdate(4, words.vector(), words.payload()), WordsUpdate(99, words.vector(), words.payload())])
+    assert store.hybrid(words_query("revenue pipeline"), limit=10).all_words == {3, 4}
+    point = store.retrieve([4])[0]
+    np.testing.assert_allclose(point.vectors[IMAGE], before, atol=1e-6)
+    assert point.payload["has"] == ["text"] and "chart" in point.payload["words"]
+    assert store.count() == 4  # 99 was not made
+
+
+def test_a_shard_made_before_the_words_channel_gets_it_when_opened(tmp_path):
+    import qdrant_edge as qe
+
+    path = tmp_path / "old"
+    path.mkdir()
+    old = qe.EdgeShard.create(str(path), qe.EdgeConfig(
+        vectors={name: qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine) for name in (IMAGE, TEXT)}))
+    _, vectors = clustered(n_clusters=1, per_cluster=1)
+    old.update(qe.UpdateOperation.upsert_points([qe.Point(id=1, vector={IMAGE: vectors[0].tolist()}, payload={})]))
+    old.close()
+    store = EdgeStore(path)
+    store.ensure_collection(DIM)
+    words = Words(ocr="release notes")
+    store.set_words([WordsUpdate(1, words.vector(), words.payload())])
+    assert store.hybrid(words_query("release notes"), limit=5).all_words == {1}
+    store.close()
