@@ -143,6 +143,24 @@ def reindex(
         _follow_reindex(space.id)
 
 
+@app.command()
+def ocr(
+    status: Annotated[bool, typer.Option("--status", help="Show how far reading the text in images is (the default)")] = True,
+) -> None:
+    """How far OCR is: images whose text was read, skipped (no text likely), failed (counted as
+    no text) and still waiting. `findimage serve` (or the workers) reads them when ingest is idle."""
+    from core.texts import progress
+
+    settings = get_settings()
+    with _database() as session:
+        counts = progress(session)
+    console.print(f"OCR mode: {settings.ocr.mode}")
+    console.print(
+        f"{counts['read']:,} read, {counts['skipped']:,} skipped (no text likely), "
+        f"{counts['failed']:,} failed or timed out, {counts['waiting']:,} waiting"
+    )
+
+
 def _print_spaces(session) -> None:
     from core.spaces.records import current_spaces
 

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from api.deps import RuntimeDep
 from core.errors import ServiceUnavailable
+from core.texts import progress
 
 router = APIRouter(tags=["health"])
 
@@ -17,13 +18,14 @@ def healthz() -> dict:
 @router.get("/readyz")
 def readyz(runtime: RuntimeDep) -> dict:
     """Ready when the database, the queue and the vector store answer (503 otherwise);
-    says which model and vector space search uses, and how a reindex is getting on."""
+    says which model and vector space search uses, how a reindex is getting on and how far
+    OCR is (images read, skipped, failed and waiting)."""
     try:
         runtime.redis.ping()
     except redis.RedisError as exc:
         raise ServiceUnavailable(f"The queue is unavailable: {exc}") from exc
     with runtime.session() as session:
-        session.connection()
+        ocr = {"mode": runtime.settings.ocr.mode, **progress(session)}
     space, building = runtime.space, runtime.building
     return {
         "status": "ready",
@@ -31,4 +33,5 @@ def readyz(runtime: RuntimeDep) -> dict:
         "model": space.model,
         "vector_space": space.id,
         "reindexing_into": building and {"vector_space": building.id, "model": building.model, "images": building.vectors.count()},
+        "ocr": ocr,
     }

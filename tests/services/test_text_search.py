@@ -5,7 +5,9 @@ model is the tiny random one, so whatever is found by words is found by OCR alon
 import pytest
 from fastapi.testclient import TestClient
 from rq import Queue
+from typer.testing import CliRunner
 
+from cli.main import app
 from cli.serving import create_app
 from core.config import OcrSettings
 from core.models import Image, ImageSource, ImageText, TextStatus
@@ -18,7 +20,7 @@ from tests.factories import LOOPBACK, photo, screenshot
 from tests.polling import wait_until_idle
 from worker.context import using_runtime
 from worker.indexing import index_images
-from worker.ocr import read_image_text
+from worker.ocr import queue_unread, read_image_text
 from worker.runner import run_worker
 
 SHOTS = {
@@ -92,6 +94,7 @@ def test_has_text_keeps_what_ocr_read_text_in_and_the_photos_have_none(reading):
     with client.app.state.runtime.session() as session:
         photo_text = session.get(ImageText, ids["photo0"])
     assert photo_text.status == TextStatus.read and photo_text.text == ""
+    assert client.get("/readyz").json()["ocr"] == {"mode": "all", "read": 5, "skipped": 0, "failed": 0, "waiting": 0}
 
 
 def test_nothing_strong_is_said_when_no_words_match(reading):
@@ -161,7 +164,7 @@ def test_an_ocr_time_out_or_failure_counts_as_no_text_and_the_image_stays_search
         assert {session.get(Image, i).status.value for i in (image_id, other)} == {"indexed"}
 
 
-def test_auto_reads_the_screenshot_and_skips_the_photo(staged):
+def test_auto_reads_the_screenshot_and_skips_the_photo(staged, cli_env):
     staged.settings = staged.settings.model_copy(update={"ocr": OcrSettings(mode="auto")})
     shot, picture = take_in(staged, screenshot(SHOTS["revenue"])), take_in(staged, photo(3))
     index_images(staged, [shot, picture])
@@ -170,6 +173,8 @@ def test_auto_reads_the_screenshot_and_skips_the_photo(staged):
         assert read_image_text(picture) == TextStatus.skipped
     with staged.session() as session:
         assert progress(session) == {"read": 1, "skipped": 1, "failed": 0, "waiting": 0}
+    shown = CliRunner().invoke(app, ["ocr", "--status"])
+    assert shown.exit_code == 0 and "1 read, 1 skipped (no text likely), 0 failed or timed out, 0 waiting" in shown.output
 
 
 def test_ocr_off_queues_nothing(staged):
@@ -177,3 +182,13 @@ def test_ocr_off_queues_nothing(staged):
     image_id = take_in(staged, screenshot(SHOTS["revenue"]))
     index_images(staged, [image_id])
     assert Queue(staged.settings.ocr.queue_name, connection=staged.redis).count == 0
+
+
+def test_images_indexed_before_ocr_are_queued_for_it_once(staged):
+    staged.settings = staged.settings.model_copy(update={"ocr": OcrSettings(mode="off")})
+    old = [take_in(staged, screenshot([f"archive {n}"])) for n in range(3)]
+    index_images(staged, old)
+    staged.settings = staged.settings.model_copy(update={"ocr": OcrSettings(mode="all")})  # the upgrade
+    assert queue_unread(staged) == 3
+    assert queue_unread(staged) == 0  # they wait on the queue: not queued twice
+    assert Queue(staged.settings.ocr.queue_name, connection=staged.redis).get_job_ids() == [f"ocr-{i}" for i in old]

@@ -14,7 +14,11 @@ from core.vectors import AUDIENCE, IMAGE, TEXT
 from services.feed import feed_page
 from services.search import search_text
 from services.signals import like, record_event
+from core.models import ImageSource
+from services.ingest import submit_image
+from services.queue import ingest_queue
 from tests.worker.test_jobs import run_jobs, submit
+from worker.context import using_runtime
 from worker.reindex import space_watcher
 
 ANYONE = Viewer()
@@ -162,3 +166,26 @@ def test_images_indexed_before_a_worker_learnt_of_the_space_are_caught_at_the_en
     run_jobs(runtime)
     assert runtime.space.id == space.id
     assert sorted(p.id for p in runtime.vectors.retrieve(ids)) == ids
+
+
+def test_a_reindex_carries_the_text_ocr_read_over_without_reading_again(runtime, other_model):
+    from core.config import OcrSettings
+    from core.models import ImageText, TextStatus
+    from tests.factories import screenshot
+    from worker.ocr import read_image_text
+
+    runtime.settings = runtime.settings.model_copy(update={"ocr": OcrSettings(mode="all")})
+    queue = ingest_queue(runtime)
+    image, _ = submit_image(runtime, queue, screenshot(["Quarterly revenue grew 14 percent"]), source=ImageSource.web)
+    run_jobs(runtime)
+    with using_runtime(runtime):
+        assert read_image_text(image.id) == TextStatus.read
+    with runtime.session() as session:
+        read_at = session.get(ImageText, image.id).created_at
+
+    space = begin(runtime, other_model)
+    run_jobs(runtime)  # the reindex steps; OCR's queue is not taken here
+    assert runtime.space.id == space.id
+    assert [m.id for m in search_text(runtime, '"revenue grew"').results] == [image.id]
+    with runtime.session() as session:
+        assert session.get(ImageText, image.id).created_at == read_at  # read once
