@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 USAGE = (
     "*findimage* finds your team's images.\n"
-    "• `/findimage a dog on a beach`: images that show it (or whose message said it)\n"
+    "• `/findimage a dog on a beach`: images that show it, say it (text in screenshots) or were posted with it\n"
+    "• Narrow it: `\"exact phrase\"`, `-word`, `in:#channel`, `from:@name`, `after:2026-03-01`, "
+    "`before:`, `on:`, `has:text`, `is:liked`\n"
     "• `/findimage feed`: images picked for you from your likes and searches, and a link to the web feed\n"
     "• `/findimage help`: this message\n"
     "Under each result: *Like* (it feeds your taste) and *More like this*. "
@@ -38,6 +40,8 @@ class Shown:
     """The image in findimage's web app."""
     note: str | None = None
     """Why it is here (the feed's reason)."""
+    snippet: object | None = None
+    """Where its words matched (``services.snippets.Snippet``): shown with the words in bold."""
 
 
 def results_message(title: str, shown: list[Shown], *, previous: dict | None, following: dict | None) -> dict:
@@ -60,7 +64,9 @@ def results_message(title: str, shown: list[Shown], *, previous: dict | None, fo
 
 def _image_blocks(item: Shown) -> list[dict]:
     alt = (item.caption or f"image {item.id}")[:2000]
-    details = [f"*{escape(item.caption[:200])}*" if item.caption else f"image {item.id}"]
+    details = [f"*{escape(item.caption[:200])}*" if item.caption and not _caption_snippet(item) else f"image {item.id}"]
+    if item.snippet is not None:
+        details.append(marked(item.snippet.text, item.snippet.marks))
     if item.score is not None:
         details.append(f"score {item.score:.3f}")
     if item.note:
@@ -77,6 +83,19 @@ def _image_blocks(item: Shown) -> list[dict]:
         "elements": [_button("♥ Like", LIKE, str(item.id)), _button("More like this", SIMILAR, str(item.id))],
     })
     return blocks
+
+
+def _caption_snippet(item: Shown) -> bool:
+    return item.snippet is not None and item.snippet.field == "caption"
+
+
+def marked(text: str, marks: list[tuple[int, int]]) -> str:
+    """``text`` as mrkdwn with the marked words in bold (and everything else escaped)."""
+    out, at = [], 0
+    for start, end in marks:
+        out += [escape(text[at:start]), f"*{escape(text[start:end])}*"]
+        at = end
+    return "".join([*out, escape(text[at:])])
 
 
 def text_message(text: str) -> dict:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from bot.blocks import Shown, escape, results_message, text_message
 from core.access import Viewer, viewer_for, visible_image
+from core.errors import InvalidRequest
 from core.accounts import issue_token, slack_user
 from core.images import delete_image
 from core.links import signed_thumbnail_url
@@ -20,7 +21,8 @@ from core.models import Image, LikeSource, TokenKind
 from core.runtime import Runtime
 from core.vectors import SearchFilter
 from services.feed import feed_page
-from services.search import search_text
+from services.query_language import parse_query
+from services.search import filter_of, search_text
 from services.signals import like, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
 
@@ -43,14 +45,21 @@ class Replies:
         """A page of results; ``remember`` a new search in the user's history and taste
         (turning pages says nothing new)."""
         size = self.runtime.settings.slack.page_size
+        parsed = parse_query(query)
+        if not parsed.text:
+            raise InvalidRequest('Say what to look for besides the filters: a few words, or a "phrase".')
         with self.runtime.session() as session:
             user, viewer = self._user(session, team, member)
-            found = search_text(self.runtime, query, page, size, where=SearchFilter(audience=viewer.tokens()))
+            where = filter_of(self.runtime, session, user, viewer, parsed)
+            found = search_text(self.runtime, parsed, page, size, where=where)
             if remember:
                 record_search(self.runtime, user.id, query, found, {"via": "slack"})
-            shown = self._shown(session, [(m.id, m.score) for m in found.results])
+            snippets = {m.id: m.snippets[0] for m in found.results if m.snippets}
+            shown = self._shown(session, [(m.id, m.score) for m in found.results], snippets=snippets)
         pages = max(1, -(-found.total_found // size))
         title = f"Images for *{escape(query)}*" + (f" (page {page} of {pages})" if pages > 1 else "")
+        if found.results and not found.strong_count:
+            title += "\nNo strong match; the closest images are below."
         return results_message(
             title,
             shown,
@@ -140,7 +149,8 @@ class Replies:
         viewer: Viewer = viewer_for(self.runtime.settings, self.runtime.redis, session, user.id)
         return user, viewer
 
-    def _shown(self, session: Session, ranked: list[tuple[int, float | None]], notes: dict | None = None) -> list[Shown]:
+    def _shown(self, session: Session, ranked: list[tuple[int, float | None]], notes: dict | None = None,
+               snippets: dict | None = None) -> list[Shown]:
         rows = {i.id: i for i in session.exec(select(Image).where(col(Image.id).in_([i for i, _ in ranked])))}
         base = self.runtime.settings.base_url
         public = self.runtime.settings.public_base_url is not None
@@ -153,6 +163,7 @@ class Replies:
                 image_url=signed_thumbnail_url(base, self.secret, image_id) if public else None,
                 web_url=f"{base}/#/image/{image_id}",
                 note=(notes or {}).get(image_id),
+                snippet=(snippets or {}).get(image_id),
             )
             for image_id, score in ranked
             if image_id in rows

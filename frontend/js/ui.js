@@ -110,9 +110,25 @@ export function heart(id, liked, description) {
 
 export const score = (value) => h("span", { class: "score", title: "Cosine similarity" }, value.toFixed(3));
 
-// Which index found a result: what it shows ("image"), its caption, or both.
+// Which channels found a result: what it shows ("image"), its caption, the words in it.
 export const matched = (how) =>
   h("span", { class: "matched" }, how.map((m) => (m === "text" ? "caption" : m)).join(" + "));
+
+// A piece of the words that matched, the query's words in <mark> (the API gives offsets,
+// never markup: the text is set as text).
+export function snippet({ field, text, marks }) {
+  const parts = [];
+  let at = 0;
+  for (const [start, end] of marks) {
+    parts.push(text.slice(at, start), h("mark", {}, text.slice(start, end)));
+    at = end;
+  }
+  parts.push(text.slice(at));
+  const where = { ocr: "in the image", caption: "caption", filename: "file name" }[field] || field;
+  return h("span", { class: "snippet", title: `Matched ${where}` }, ...parts);
+}
+
+export const strong = () => h("span", { class: "strong", title: "A strong match" }, "strong");
 
 // A "Show more" button that also presses itself when it scrolls into view (infinite
 // scroll), never twice at once. load() returns false when there is nothing more.

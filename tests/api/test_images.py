@@ -48,11 +48,12 @@ def test_upload_is_queued_then_indexed_with_both_vectors(client, app_runtime):
     assert float(np.dot(points[ids[0]].vectors[TEXT], expected_text)) > 0.999
 
 
-def test_an_image_without_caption_has_no_text_vector(client, app_runtime):
-    (image,) = upload(client, ("x.jpg", distinct_jpeg(2))).json()["images"]
+def test_an_image_without_caption_has_no_text_vector_and_its_file_name_is_its_words(client, app_runtime):
+    (image,) = upload(client, ("harbour-at-dusk.jpg", distinct_jpeg(2))).json()["images"]
     wait_for_status(app_runtime, [image["id"]])
     (point,) = app_runtime.vectors.retrieve([image["id"]])
-    assert set(point.vectors) == {IMAGE}
+    assert set(point.vectors) == {IMAGE, "words"}
+    assert image["filename"] == "harbour-at-dusk.jpg" and point.payload["words"] == "harbour at dusk jpg"
 
 
 def test_exact_duplicate_returns_the_stored_image(client, app_runtime):

@@ -102,3 +102,28 @@ def test_a_response_url_that_fails_is_logged_and_the_command_still_acknowledged(
     slash(bot, slack, "help")  # the bot goes on answering
     (reply,) = slack.wait_for_responses(1)
     assert "/findimage feed" in reply["text"]
+
+
+def test_words_found_are_shown_in_bold_and_a_weak_search_says_so(bot, slack, bot_runtime):
+    from core.words import Words
+
+    q = query_vector(bot_runtime, QUERY)
+    words = Words(caption="Deploy pipeline failed at stage migrate")
+    place(bot_runtime, [VectorPoint(id=1, vectors={IMAGE: q, **words.vectors()},
+                                    payload={"source": "web", "caption": words.caption, **words.payload()})])
+    slash(bot, slack, "pipeline failed")
+    (reply,) = slack.wait_for_responses(1)
+    assert shown_images(reply) == [1]
+    details = next(b for b in reply["blocks"] if b["type"] == "context")["elements"][0]["text"]
+    assert "*pipeline* *failed*" in details
+    assert "No strong match" not in reply["blocks"][0]["text"]["text"]  # both words: a strong match
+
+    slash(bot, slack, "zebra")
+    weak = slack.wait_for_responses(2)[1]
+    assert "No strong match; the closest images are below." in weak["blocks"][0]["text"]["text"]
+
+
+def test_a_malformed_filter_gets_a_private_reply_that_names_it(bot, slack):
+    slash(bot, slack, "chart before:2026-02-31")
+    (reply,) = slack.wait_for_responses(1)
+    assert reply["response_type"] == "ephemeral" and "before:2026-02-31" in reply["text"]

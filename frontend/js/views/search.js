@@ -1,11 +1,22 @@
-// Search: by text (the URL holds the query and filters: #/search?q=red+bike&source=slack)
-// or by an example image dropped on the page (seed 001: limit and score threshold).
+// Search: by text (the URL holds the query: #/search?q=red+bike+in%3AC0123ABCD), or by an
+// example image dropped on the page (seed 001: limit and score threshold). The filter
+// panel writes the query language into the box (in:, after:, before:, has:text, is:liked),
+// so what the box says is what is searched, as in Slack.
 
 import { api, query } from "../api.js";
-import { dropZone, grid, h, matched, moreButton, notify, score, statusLine, tile } from "../ui.js";
+import { dropZone, grid, h, matched, moreButton, notify, score, snippet, statusLine, strong, tile } from "../ui.js";
 
 const PAGE = 15;
-const FILTERS = ["source", "channel", "from", "to", "min_score"];
+const FILTERS = ["source", "min_score"];
+// The panel's fields and the token each writes into the box.
+const TOKENS = {
+  channel: (v) => (v ? `in:${v.startsWith("#") || /^[CGD][A-Z0-9]{6,}$/i.test(v) ? v : `#${v}`}` : ""),
+  from: (v) => (v ? `after:${v}` : ""),
+  to: (v) => (v ? `before:${nextDay(v)}` : ""),
+  has_text: (v) => (v ? "has:text" : ""),
+  liked: (v) => (v ? "is:liked" : ""),
+};
+const OPERATOR = /^-?(in|from|after|before|on|has|is):/i;
 
 export const title = ({ params }) => (params.get("q") ? `“${params.get("q")}”` : "Search");
 
@@ -18,14 +29,17 @@ export function render(root, { params }, signal) {
       h("button", { type: "submit" }, "Search")),
     h("details", { class: "filters", open: FILTERS.some((f) => params.get(f)) },
       h("summary", {}, "Filters"),
-      h("div", { class: "fields" },
+      h("div", { class: "fields", oninput: writeTokens },
         field("Source", h("select", { name: "source" },
           ["", "web", "slack", "folder"].map((s) => h("option", { value: s, selected: s === value("source") }, s || "any")))),
-        field("Channel id", h("input", { name: "channel", value: value("channel"), maxlength: 64, placeholder: "C0123ABCD" })),
-        field("Added from", h("input", { type: "date", name: "from", value: value("from") })),
-        field("Added until", h("input", { type: "date", name: "to", value: value("to") })),
+        field("Channel", h("input", { name: "channel", maxlength: 64, placeholder: "#design or C0123ABCD" })),
+        field("Added from", h("input", { type: "date", name: "from" })),
+        field("Added until", h("input", { type: "date", name: "to" })),
+        h("label", { class: "check" }, h("input", { type: "checkbox", name: "has_text" }), "Has text"),
+        h("label", { class: "check" }, h("input", { type: "checkbox", name: "liked" }), "Liked by me"),
         field("Least score", h("input", { type: "number", name: "min_score", value: value("min_score"),
-          min: -1, max: 1, step: 0.01, placeholder: "none" })))));
+          min: -1, max: 1, step: 0.01, placeholder: "none" }))),
+      h("p", { class: "hint" }, 'In the box: "exact phrase", -word, in:#channel, from:@name, after:/before:/on:YYYY-MM-DD, has:text, is:liked.')));
 
   const limit = h("input", { type: "number", name: "limit", value: 10, min: 1, max: 100, "aria-label": "How many similar images" });
   const example = dropZone(h("input", { type: "file", accept: "image/*", class: "visually-hidden" }),
@@ -41,20 +55,26 @@ export function render(root, { params }, signal) {
   if (q) byText(q);
   else status.textContent = "Search your team's images by what they show or by their captions.";
 
+  // The panel's fields, as tokens at the end of the box (replacing those it wrote before).
+  function writeTokens(event) {
+    if (!(event.target.name in TOKENS)) return;
+    const box = form.elements.q;
+    const written = Object.entries(TOKENS).map(([name, token]) => {
+      const control = form.elements[name];
+      return token(control.type === "checkbox" ? control.checked : control.value.trim());
+    });
+    const kept = box.value.split(/\s+/).filter((word) => word && !OPERATOR.test(word));
+    box.value = [...kept, ...written.filter(Boolean)].join(" ");
+  }
+
   function submit(event) {
     event.preventDefault();
-    const data = Object.fromEntries(new FormData(form));
-    location.hash = `#/search${query(data)}`; // the router renders the search
+    const { q, source, min_score } = Object.fromEntries(new FormData(form));
+    location.hash = `#/search${query({ q, source, min_score })}`; // the router renders the search
   }
 
   function byText(text) {
-    const filters = {
-      source: value("source"),
-      channel: value("channel"),
-      after: value("from") && new Date(`${value("from")}T00:00`).toISOString(),
-      before: value("to") && new Date(new Date(`${value("to")}T00:00`).getTime() + 86400000).toISOString(),
-      score_threshold: value("min_score"),
-    };
+    const filters = { source: value("source"), score_threshold: value("min_score") };
     let page = 0;
     let shown = 0;
     status.textContent = "Searching…";
@@ -67,11 +87,16 @@ export function render(root, { params }, signal) {
         if (!shown) status.textContent = "";
         throw error;
       }
-      results.append(...found.results.map((r) => tile(r, score(r.score), matched(r.matched))));
+      results.append(...found.results.map((r) =>
+        tile(r, ...(r.strong ? [strong()] : []), score(r.score), matched(r.matched), ...r.snippets.map(snippet))));
       shown += found.results.length;
-      status.textContent = shown
-        ? `${found.total_found}${found.total_found >= 300 ? "+" : ""} images match “${found.query}”.`
-        : `Nothing matches “${found.query}”${Object.values(filters).some(Boolean) ? " with these filters" : ""}.`;
+      const narrowed = Object.values(filters).some(Boolean) || found.query.split(" ").some((w) => OPERATOR.test(w));
+      status.textContent = !shown
+        ? `Nothing matches “${found.query}”${narrowed ? " with these filters" : ""}.`
+        : found.strong_count
+          ? `${found.strong_count} strong ${found.strong_count === 1 ? "match" : "matches"} for “${found.query}”, ` +
+            `${found.total_found}${found.total_found >= 300 ? "+" : ""} images in all.`
+          : `No strong match for “${found.query}”; the closest images are below.`;
       return found.results.length === PAGE && shown < found.total_found;
     });
     root.querySelector("section").append(more);
@@ -102,3 +127,10 @@ export function render(root, { params }, signal) {
 }
 
 const field = (label, control) => h("label", {}, h("span", {}, label), control);
+
+// The day after an ISO date (before: is exclusive: "until the 3rd" is before:4th).
+function nextDay(day) {
+  const date = new Date(`${day}T00:00:00Z`);
+  date.setUTCDate(date.getUTCDate() + 1);
+  return date.toISOString().slice(0, 10);
+}
