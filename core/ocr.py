@@ -69,9 +69,13 @@ class Reader:
         self._lock = threading.Lock()
 
     def likely_text(self, pixels: np.ndarray) -> bool:
-        """Whether the detection model finds a line of text in the image, shrunk: a region
-        at least twice as wide as high and under a quarter of the image's height (on a
-        photo it tends to outline the whole picture, which is no line)."""
+        """Whether the image (shrunk) likely holds text: it looks like a screenshot (a flat
+        background, which no photo has: about 1 ms), or the detection model finds a line of
+        text in it: a region at least twice as wide as high and under a quarter of the
+        image's height (on a photo it tends to outline the whole picture, which is no line).
+        Small text in a large screenshot is lost at this size; the flat background keeps it."""
+        if flat_background(pixels):
+            return True
         with self._lock:
             found = self._gate(pixels, use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(found, "boxes", None)
@@ -97,6 +101,16 @@ def _reader(settings_json: str) -> Reader:
 
 def reader_for(settings: OcrSettings) -> Reader:
     return _reader(settings.model_dump_json())
+
+
+FLAT_SHARE = 0.35
+"""A screenshot's background: at least this share of its pixels in one colour (4 bits a channel)."""
+
+
+def flat_background(pixels: np.ndarray) -> bool:
+    coarse = (pixels[::2, ::2] >> 4).astype(np.int32)
+    colours = np.bincount((coarse[..., 0] << 8 | coarse[..., 1] << 4 | coarse[..., 2]).ravel(), minlength=4096)
+    return colours.max() >= FLAT_SHARE * colours.sum()
 
 
 def _is_line(box: tuple[int, int, int, int], image_height: int, most: float, wide: float = 0) -> bool:

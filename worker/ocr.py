@@ -66,13 +66,17 @@ def read(runtime: Runtime, image: Image) -> ImageText:
 
     try:
         data = runtime.files.read_original(image.sha256)
+        pixels = None
         if settings.mode == "auto":
             with timed("ocr_gate"):
                 small = decode_scaled(data, 0, settings.gate_side, limits)
                 if not runtime.ocr.likely_text(np.asarray(small)):
                     return row(TextStatus.skipped)
+            if max(small.size) >= max(image.width, image.height):
+                pixels = small  # it could not be decoded smaller (PNG): decode it once
         with timed("ocr"):
-            pixels = decode_scaled(data, 0, settings.max_side, limits)
+            if pixels is None:
+                pixels = decode_scaled(data, 0, settings.max_side, limits)
             if max(pixels.size) > settings.max_side:
                 pixels.thumbnail((settings.max_side, settings.max_side))
             lines = runtime.ocr.read(np.asarray(pixels))

@@ -93,16 +93,26 @@ class SearchFilter:
 
 @dataclass(frozen=True)
 class HybridQuery:
-    """One text search over every channel: the CLIP text embedding (searched in ``image``
-    and ``text``) and the BM25 query (``words``), fused by the engine's weighted RRF."""
+    """One text search over every channel, fused by the engine's weighted RRF in two steps:
+    the CLIP text embedding's two channels (``image``: what it shows, ``text``: its caption)
+    make one CLIP ranking, which is fused with the BM25 ``words`` ranking. (Fused flat, two
+    dense votes of one model would outvote the words.)"""
 
     dense: np.ndarray | None
     words: Sparse | None
     all_words: str | None = None
     """The query's words: points whose words hold them all are reported (``HybridHits.all_words``)."""
     weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    """RRF weight of ``image``, ``text`` and ``words``."""
+    """RRF weights of ``image`` and ``text`` within the CLIP ranking, and of ``words``
+    against the CLIP ranking (whose weight is 1). Qdrant divides a list's ranks by its
+    weight: with 2, a list's 10th counts as another's 5th."""
     rrf_k: int = 60
+
+    def plan(self) -> list[tuple[list[str], float]]:
+        """The fusion's inputs: (channels fused first, weight of the result), in order."""
+        dense = [IMAGE, TEXT] if self.dense is not None else []
+        return [(names, weight) for names, weight in ((dense, 1.0), ([WORDS] if self.words else [], self.weights[2]))
+                if names]
 
 
 @dataclass

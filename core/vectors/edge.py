@@ -156,10 +156,16 @@ class EdgeStore:
             qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
             for nearest in channels.values()
         ]
+        stages = []
+        for names, _ in query.plan():
+            inputs = [qe.Prefetch(limit, query=channels[name], filter=condition) for name in names]
+            weights = [query.weights[CHANNELS.index(name)] for name in names]
+            stages.append(inputs[0] if len(inputs) == 1 else
+                          qe.Prefetch(limit, query=qe.Fusion.Rrf(query.rrf_k, weights), prefetches=inputs))
         fused = qe.QueryRequest(
             limit=limit,
-            query=qe.Fusion.Rrf(query.rrf_k, [query.weights[CHANNELS.index(name)] for name in channels]),
-            prefetches=[qe.Prefetch(limit, query=nearest, filter=condition) for nearest in channels.values()],
+            query=qe.Fusion.Rrf(query.rrf_k, [weight for _, weight in query.plan()]),
+            prefetches=stages,
             with_payload=False,
         )
         all_words = WORDS in channels and query.all_words

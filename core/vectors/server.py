@@ -190,14 +190,16 @@ class ServerStore:
             models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
             for name, nearest in channels.items()
         ]
+        stages = []
+        for names, _ in query.plan():
+            inputs = [models.Prefetch(query=channels[name], using=name, limit=limit, filter=condition,
+                                      params=self._params(name)) for name in names]
+            weights = [query.weights[CHANNELS.index(name)] for name in names]
+            stages.append(inputs[0] if len(inputs) == 1 else models.Prefetch(
+                query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=weights)), prefetch=inputs, limit=limit))
         fused = models.QueryRequest(
-            query=models.RrfQuery(
-                rrf=models.Rrf(k=query.rrf_k, weights=[query.weights[CHANNELS.index(name)] for name in channels])
-            ),
-            prefetch=[
-                models.Prefetch(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
-                for name, nearest in channels.items()
-            ],
+            query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[weight for _, weight in query.plan()])),
+            prefetch=stages,
             limit=limit,
         )
         all_words = WORDS in channels and query.all_words

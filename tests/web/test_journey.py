@@ -40,7 +40,7 @@ def test_upload_search_click_like_feed_history(page, live, shots, tmp_path):
     expect(results).to_have_count(6)
     found = [int(tile.get_attribute("data-id")) for tile in results.all()]
     assert set(uploaded) <= set(found)
-    expect(page.get_by_role("status")).to_contain_text("images match “a red circle”")
+    expect(page.get_by_role("status")).to_contain_text("strong match for “a red circle”")  # its caption holds every word
     shots(page, "search")
 
     # Click the red circle: its page, then more like it; Back returns to the results.
