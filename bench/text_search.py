@@ -232,9 +232,10 @@ def quality(runtime: Runtime, ids: list[int], queries: list[tuple[int, str]]) ->
           "screenshot only (target: hybrid recall@10 >= 0.95):")
     for name, run in (("CLIP only", clip_only), ("words only", words_only), ("hybrid", hybrid)):
         found = ranks(run)
-        at = lambda k: sum(1 for r in found if r is not None and r <= k) / len(found)  # noqa: E731
-        mrr = sum(1 / r for r in found if r is not None) / len(found)
-        print(f"  {name:10}  recall@1 {at(1):.2f}   recall@10 {at(10):.2f}   MRR {mrr:.3f}")
+        hits = [r for r in found if r is not None]
+        recall = {k: sum(r <= k for r in hits) / len(found) for k in (1, 10)}
+        mrr = sum(1 / r for r in hits) / len(found)
+        print(f"  {name:10}  recall@1 {recall[1]:.2f}   recall@10 {recall[10]:.2f}   MRR {mrr:.3f}")
 
 
 def latency(args, points: int, folder: Path, redis_url: str, vocab: list[str]) -> None:

@@ -13,8 +13,8 @@ from sqlmodel import Session, col, select
 
 from bot.blocks import Shown, escape, results_message, text_message
 from core.access import Viewer, viewer_for, visible_image
-from core.errors import InvalidRequest
 from core.accounts import issue_token, slack_user
+from core.errors import InvalidRequest
 from core.images import delete_image
 from core.links import signed_thumbnail_url
 from core.models import Image, LikeSource, TokenKind

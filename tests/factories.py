@@ -124,9 +124,8 @@ def screenshot(lines: list[str], dark: bool = False, size=(1024, 640), font_size
 
 def photo(seed: int, size=(640, 480)) -> bytes:
     """A JPEG with no text: soft gradients and blobs, as a photo has."""
-    from PIL import ImageDraw, ImageFilter
-
     import numpy as np
+    from PIL import ImageDraw, ImageFilter
 
     rng = np.random.default_rng(seed)
     ramp = np.linspace(0, 1, size[0])[None, :, None] * rng.uniform(60, 255, 3) + rng.uniform(0, 80, 3)

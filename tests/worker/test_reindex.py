@@ -7,16 +7,15 @@ import pytest
 from sqlmodel import select
 
 from core.access import Viewer
-from core.models import LikeSource, SearchEvent, SearchKind, Signal, SpaceState, Taste, User, VectorSpace
+from core.models import ImageSource, LikeSource, SearchEvent, SearchKind, Signal, SpaceState, Taste, User, VectorSpace
 from core.spaces import records as spaces
 from core.spaces.records import cancel_reindex, start_reindex
 from core.vectors import AUDIENCE, IMAGE, TEXT
 from services.feed import feed_page
-from services.search import search_text
-from services.signals import like, record_event
-from core.models import ImageSource
 from services.ingest import submit_image
 from services.queue import ingest_queue
+from services.search import search_text
+from services.signals import like, record_event
 from tests.worker.test_jobs import run_jobs, submit
 from worker.context import using_runtime
 from worker.reindex import space_watcher
