@@ -40,18 +40,11 @@ def enqueue_ocr(runtime: Runtime, image_ids: list[int]) -> None:
     """Queue reading the text of these (indexed) images, in one round trip."""
     if runtime.settings.ocr.mode == "off" or not image_ids:
         return
-    queue, settings = ocr_queue(runtime), runtime.settings.worker
+    queue = ocr_queue(runtime)
+    options = job_options(runtime, OCR_FAILURE_CALLBACK)
     queue.enqueue_many([
-        Queue.prepare_data(
-            OCR_JOB,
-            (image_id,),
-            job_id=f"{OCR_PREFIX}{image_id}",
-            timeout=settings.job_timeout,
-            retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
-            on_failure=Callback(OCR_FAILURE_CALLBACK),
-            result_ttl=600,
-            failure_ttl=7 * 24 * 3600,
-        )
+        Queue.prepare_data(OCR_JOB, (image_id,), job_id=f"{OCR_PREFIX}{image_id}",
+                           timeout=runtime.settings.worker.job_timeout, **options)
         for image_id in image_ids
     ])
 
@@ -76,19 +69,20 @@ def enqueue_reindex_step(queue: Queue, runtime: Runtime, space_id: int, cursor: 
 
 
 def _enqueue(queue: Queue, runtime: Runtime, function: str, argument: int, job_id: str, on_failure: str) -> None:
+    queue.enqueue(function, argument, job_id=job_id, job_timeout=runtime.settings.worker.job_timeout,
+                  **job_options(runtime, on_failure))
+
+
+def job_options(runtime: Runtime, on_failure: str) -> dict:
+    """What every job of ours is queued with: retries with the configured backoff, the
+    failure callback (by dotted path) and how long results and failures are kept."""
     settings = runtime.settings.worker
-    queue.enqueue(
-        function,
-        argument,
-        job_id=job_id,
-        job_timeout=settings.job_timeout,
-        retry=Retry(max=settings.max_retries, interval=settings.retry_intervals)
-        if settings.max_retries
-        else None,
-        on_failure=Callback(on_failure),
-        result_ttl=3600,
-        failure_ttl=7 * 24 * 3600,
-    )
+    return {
+        "retry": Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
+        "on_failure": Callback(on_failure),
+        "result_ttl": 3600,
+        "failure_ttl": 7 * 24 * 3600,
+    }
 
 
 def queued_image_ids(queue: Queue, limit: int) -> list[int]:

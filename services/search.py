@@ -54,9 +54,10 @@ RANKING_TTL = 600
 QUERY_VECTOR_TTL = 24 * 3600
 RRF_K = 60
 """Reciprocal-rank constant (Cormack et al.; Qdrant's default too)."""
-WEIGHTS = (1.0, 1.0, 2.0)
-"""RRF weights of ``image`` and ``text`` within the CLIP ranking, and of ``words`` against
-it: the words an image holds count double CLIP's reading of it (bench/text_search.py)."""
+WEIGHTS = (1.0, 1.0, 2.0, 2.0)
+"""RRF weights of ``image`` and ``text`` within the CLIP ranking, then of ``words`` and of
+the images holding every word, against it: the words an image holds count double CLIP's
+reading of it (measured in bench/text_search.py)."""
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 
 

@@ -7,10 +7,11 @@ per file says it was queued.
 """
 
 import redis
-from rq import Callback, Queue, Retry
+from rq import Queue
 
 from core.errors import ServiceUnavailable
 from core.runtime import Runtime
+from services.queue import job_options
 
 SLACK_FILE_JOB = "worker.slack_files.ingest_slack_file"
 FAILURE_CALLBACK = "worker.slack_files.on_slack_file_failure"
@@ -25,16 +26,12 @@ def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **
     try:
         if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):
             return False
-        settings = runtime.settings.worker
         queue.enqueue(
             SLACK_FILE_JOB,
             kwargs={"team": team, "file_id": file_id, **context},
             job_id=f"slack-{team}-{file_id}",
-            job_timeout=settings.job_timeout,
-            retry=Retry(max=settings.max_retries, interval=settings.retry_intervals) if settings.max_retries else None,
-            on_failure=Callback(FAILURE_CALLBACK),
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
+            job_timeout=runtime.settings.worker.job_timeout,
+            **job_options(runtime, FAILURE_CALLBACK),
         )
     except redis.RedisError as exc:
         try:

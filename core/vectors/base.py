@@ -92,27 +92,45 @@ class SearchFilter:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One ranking the fusion takes in: ``channels`` (fused first when two), its weight,
+    and whether only points holding every word of the query are in it."""
+
+    channels: tuple[str, ...]
+    weight: float
+    all_words: bool = False
+
+
+@dataclass(frozen=True)
 class HybridQuery:
     """One text search over every channel, fused by the engine's weighted RRF in two steps:
     the CLIP text embedding's two channels (``image``: what it shows, ``text``: its caption)
-    make one CLIP ranking, which is fused with the BM25 ``words`` ranking. (Fused flat, two
-    dense votes of one model would outvote the words.)"""
+    make one CLIP ranking, which is fused with the BM25 ``words`` ranking and with the words
+    ranking of the points that hold every word of the query. (Fused flat, two dense votes
+    of one model would outvote the words; without the all-words vote, an image holding one
+    query word that CLIP happens to like would outrank the one holding them all.)"""
 
     dense: np.ndarray | None
     words: Sparse | None
     all_words: str | None = None
-    """The query's words: points whose words hold them all are reported (``HybridHits.all_words``)."""
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    """RRF weights of ``image`` and ``text`` within the CLIP ranking, and of ``words``
-    against the CLIP ranking (whose weight is 1). Qdrant divides a list's ranks by its
-    weight: with 2, a list's 10th counts as another's 5th."""
+    """The query's words: points whose words hold them all get their own vote, and are
+    reported (``HybridHits.all_words``)."""
+    weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    """RRF weights of ``image`` and ``text`` within the CLIP ranking, then of ``words`` and
+    of the all-words ranking against the CLIP ranking (whose weight is 1). Qdrant divides a
+    list's ranks by its weight: with 2, a list's 10th counts as another's 5th."""
     rrf_k: int = 60
 
-    def plan(self) -> list[tuple[list[str], float]]:
-        """The fusion's inputs: (channels fused first, weight of the result), in order."""
-        dense = [IMAGE, TEXT] if self.dense is not None else []
-        return [(names, weight) for names, weight in ((dense, 1.0), ([WORDS] if self.words else [], self.weights[2]))
-                if names]
+    def plan(self) -> list[Stage]:
+        """The fusion's inputs, in order."""
+        stages = []
+        if self.dense is not None:
+            stages.append(Stage((IMAGE, TEXT), 1.0))
+        if self.words:
+            stages.append(Stage((WORDS,), self.weights[2]))
+            if self.all_words:
+                stages.append(Stage((WORDS,), self.weights[3], all_words=True))
+        return stages
 
 
 @dataclass

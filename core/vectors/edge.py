@@ -150,37 +150,25 @@ class EdgeStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
-        condition = _edge_filter(where)
-        channels = _channel_queries(query)
-        requests = [
-            qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
-            for nearest in channels.values()
-        ]
+        plan, channels = query.plan(), _channel_queries(query)
+        if not plan:
+            return HybridHits([], {}, set())
+        condition, holding = _edge_filter(where), _edge_filter(where, all_words=query.all_words)
         stages = []
-        for names, _ in query.plan():
-            inputs = [qe.Prefetch(limit, query=channels[name], filter=condition) for name in names]
-            weights = [query.weights[CHANNELS.index(name)] for name in names]
+        for stage in plan:
+            inputs = [qe.Prefetch(limit, query=channels[name], filter=holding if stage.all_words else condition)
+                      for name in stage.channels]
+            weights = [query.weights[CHANNELS.index(name)] for name in stage.channels]
             stages.append(inputs[0] if len(inputs) == 1 else
                           qe.Prefetch(limit, query=qe.Fusion.Rrf(query.rrf_k, weights), prefetches=inputs))
-        fused = qe.QueryRequest(
-            limit=limit,
-            query=qe.Fusion.Rrf(query.rrf_k, [weight for _, weight in query.plan()]),
-            prefetches=stages,
-            with_payload=False,
-        )
-        all_words = WORDS in channels and query.all_words
+        fused = qe.QueryRequest(limit=limit, query=qe.Fusion.Rrf(query.rrf_k, [s.weight for s in plan]),
+                                prefetches=stages, with_payload=False)
+        each = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
+                for nearest in channels.values()]
+        all_words = any(stage.all_words for stage in plan)
         if all_words:
-            requests.append(
-                qe.QueryRequest(
-                    limit=limit,
-                    query=channels[WORDS],
-                    filter=_edge_filter(where, all_words=query.all_words),
-                    with_payload=False,
-                )
-            )
-        if not channels:
-            return HybridHits([], {}, set())
-        results = self._call(self.shard.query_batch, qe.QueryBatchRequest([fused, *requests]))
+            each.append(qe.QueryRequest(limit=limit, query=channels[WORDS], filter=holding, with_payload=False))
+        results = self._call(self.shard.query_batch, qe.QueryBatchRequest([fused, *each]))
         hits = [[Hit(id=p.id, score=p.score, payload={}) for p in points] for points in results]
         return HybridHits(
             fused=hits[0],

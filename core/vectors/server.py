@@ -182,35 +182,26 @@ class ServerStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
-        condition = _server_filter(where)
-        channels = _channel_queries(query)
-        if not channels:
+        plan, channels = query.plan(), _channel_queries(query)
+        if not plan:
             return HybridHits([], {}, set())
-        requests = [
-            models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
-            for name, nearest in channels.items()
-        ]
+        condition, holding = _server_filter(where), _server_filter(where, all_words=query.all_words)
         stages = []
-        for names, _ in query.plan():
-            inputs = [models.Prefetch(query=channels[name], using=name, limit=limit, filter=condition,
-                                      params=self._params(name)) for name in names]
-            weights = [query.weights[CHANNELS.index(name)] for name in names]
+        for stage in plan:
+            inputs = [models.Prefetch(query=channels[name], using=name, limit=limit, params=self._params(name),
+                                      filter=holding if stage.all_words else condition) for name in stage.channels]
+            weights = [query.weights[CHANNELS.index(name)] for name in stage.channels]
             stages.append(inputs[0] if len(inputs) == 1 else models.Prefetch(
                 query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=weights)), prefetch=inputs, limit=limit))
-        fused = models.QueryRequest(
-            query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[weight for _, weight in query.plan()])),
-            prefetch=stages,
-            limit=limit,
-        )
-        all_words = WORDS in channels and query.all_words
+        fused = models.QueryRequest(query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[s.weight for s in plan])),
+                                    prefetch=stages, limit=limit)
+        each = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
+                for name, nearest in channels.items()]
+        all_words = any(stage.all_words for stage in plan)
         if all_words:
-            requests.append(
-                models.QueryRequest(
-                    query=channels[WORDS], using=WORDS, limit=limit, filter=_server_filter(where, all_words=query.all_words)
-                )
-            )
+            each.append(models.QueryRequest(query=channels[WORDS], using=WORDS, limit=limit, filter=holding))
         with _translated():
-            results = self.client.query_batch_points(self.collection, [fused, *requests])
+            results = self.client.query_batch_points(self.collection, [fused, *each])
         hits = [[Hit(id=p.id, score=p.score, payload={}) for p in response.points] for response in results]
         return HybridHits(
             fused=hits[0],
