@@ -43,6 +43,7 @@ from core.texts import texts_of
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
 from core.vectors.base import CHANNELS, WORDS, HybridHits, HybridQuery
 from core.words import query_vector as words_query
+from core.words import terms_of
 from recommender.relevance import strong_above
 from services.query_language import InvalidQuery, ParsedQuery, parse_query
 from services.snippets import Snippet, snippets_for
@@ -121,8 +122,8 @@ def search_text(
     vector = None
     if ranking is None:
         vector, new_vector = _query_vector(runtime, space, text)
-        hybrid = HybridQuery(vector, words_query(text), all_words=" ".join(parsed.words) or None,
-                             weights=WEIGHTS, rrf_k=RRF_K)
+        wanted = " ".join(word for word in parsed.words if terms_of(word)) or None  # stop words need not be there
+        hybrid = HybridQuery(vector, words_query(text), all_words=wanted, weights=WEIGHTS, rrf_k=RRF_K)
         with timed("search"):
             hits = space.vectors.hybrid(hybrid, MAX_RANKED, where)
         with timed("fuse"):
@@ -191,9 +192,8 @@ def with_snippets(runtime: Runtime, matches: list[Match], query: str) -> list[Ma
         rows = {i.id: i for i in session.exec(select(Image).where(col(Image.id).in_(ids)))}
         texts = texts_of(session, ids)
     return [
-        Match(**{**vars(m), "snippets": snippets_for(
-            {"ocr": texts.get(m.id), "caption": image.caption, "filename": image.filename}, query
-        )}) if (image := rows.get(m.id)) is not None else m
+        replace(m, snippets=snippets_for({"ocr": texts.get(m.id), "caption": image.caption, "filename": image.filename},
+                                         query)) if (image := rows.get(m.id)) is not None else m
         for m in matches
     ]
 
