@@ -20,6 +20,7 @@ from core.links import signed_thumbnail_url
 from core.models import Image, LikeSource, TokenKind
 from core.runtime import Runtime
 from core.vectors import SearchFilter
+from services.backfill import begin_backfill
 from services.feed import feed_page
 from services.query_language import parse_query
 from services.search import filter_of, search_text
@@ -124,6 +125,11 @@ class Replies:
                 else:
                     unlike(self.runtime, session, user.id, image.id)
             return [image.id for image in images]
+
+    def joined(self, team: str, channel: str) -> None:
+        """The bot was added to a conversation: index the images posted there before."""
+        begin_backfill(self.runtime, team, channel)
+        log.info("Joined %s/%s: indexing its earlier images", team, channel)
 
     def forget_file(self, team: str, file_id: str) -> list[int]:
         with self.runtime.session() as session:

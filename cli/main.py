@@ -3,6 +3,7 @@
 import logging
 import signal
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -239,6 +240,37 @@ def export_model(force: Annotated[bool, typer.Option(help="Export again even if 
         for tower, cosine in towers.items():
             verdict = "[green]agrees[/]" if cosine >= AGREEMENT else f"[yellow]refused: below {AGREEMENT}[/]"
             console.print(f"  {tower:6} {precision}: least cosine to torch fp32 {cosine:.6f}  {verdict}")
+
+
+slack_app = typer.Typer(help="The Slack workspace.", no_args_is_help=True)
+app.add_typer(slack_app, name="slack")
+
+
+@slack_app.command("backfill")
+def slack_backfill(
+    channel: Annotated[list[str] | None, typer.Option(help="A conversation id (repeat for more); default every one the bot is in")] = None,
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only images shared from this day on")] = None,
+    status: Annotated[bool, typer.Option("--status", help="Only show how far each backfill is")] = False,
+) -> None:
+    """Index the images posted before the bot joined (it does so by itself when it joins a
+    channel). `findimage serve` (or the workers) does the reading; this asks for it."""
+    from core.slack import bot_conversations
+    from services.backfill import backfills, described, start_backfill
+
+    settings = get_settings()
+    with _database() as session:
+        if not status:
+            try:
+                team, conversations = bot_conversations(settings)
+            except FindImageError as exc:
+                _fail(exc.message)
+            for conversation in channel or conversations:
+                start_backfill(session, team, conversation, since.replace(tzinfo=UTC) if since else None)
+        rows = backfills(session)
+    if not rows:
+        console.print("No backfill has been asked for.")
+    for row in rows:
+        console.print(f"{row.team}/{row.channel}: {described(row)}")
 
 
 user_app = typer.Typer(help="People and their access.", no_args_is_help=True)

@@ -122,6 +122,31 @@ class ImageText(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SlackBackfill(SQLModel, table=True):
+    """How far indexing a Slack conversation's earlier images has got: what a restarted
+    worker goes on from (``worker.backfill``)."""
+
+    __tablename__ = "slack_backfill"
+    team: str = Field(max_length=32, primary_key=True)
+    channel: str = Field(max_length=32, primary_key=True)
+    state: str = Field(default="running", max_length=16)
+    """``running``, ``done`` or ``failed`` (``error`` says why)."""
+    since: float = 0.0
+    """Images shared from this time on (epoch seconds; 0: all)."""
+    until: float = 0.0
+    """... up to the time the backfill began (later ones come as live events)."""
+    page: int = 1
+    """The next page of ``files.list`` to read."""
+    seen: int = 0
+    """Images found so far."""
+    queued: int = 0
+    """Of those, queued for indexing (the others were in already)."""
+    total: int = 0
+    """Images Slack says the conversation holds in that time (about)."""
+    error: str | None = Field(default=None, max_length=2000)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class SearchKind(StrEnum):
     text = "text"
     image = "image"

@@ -104,3 +104,17 @@ def conversations_of(settings: Settings, cache: redis.Redis | None, team: str, u
     except redis.RedisError:
         pass
     return conversations
+
+
+def bot_conversations(settings: Settings) -> tuple[str, list[str]]:
+    """The bot's team and the channels and groups it is in."""
+    client = web_client(settings)
+    try:
+        me = client.auth_test()
+        found = []
+        for page in client.users_conversations(user=me["user_id"], types="public_channel,private_channel",
+                                               exclude_archived=True, limit=1000):
+            found += [c["id"] for c in page["channels"]]
+    except SlackApiError as exc:
+        raise ServiceUnavailable(f"Slack did not say which channels the bot is in: {exc.response.get('error')}") from exc
+    return me["team_id"], found

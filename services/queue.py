@@ -16,6 +16,8 @@ FAILURE_CALLBACK = "worker.jobs.on_index_failure"
 JOB_PREFIX = "index-"
 REINDEX_STEP_JOB = "worker.reindex.reindex_step"
 REINDEX_FAILURE_CALLBACK = "worker.reindex.on_step_failure"
+BACKFILL_STEP_JOB = "worker.backfill.backfill_step"
+BACKFILL_FAILURE_CALLBACK = "worker.backfill.on_step_failure"
 OCR_JOB = "worker.ocr.read_image_text"
 OCR_FAILURE_CALLBACK = "worker.ocr.on_read_failure"
 OCR_PREFIX = "ocr-"
@@ -66,6 +68,14 @@ def enqueue_reindex_step(queue: Queue, runtime: Runtime, space_id: int, cursor: 
     job_id = f"reindex-{space_id}-{cursor}"
     if not _job_pending(queue, job_id):
         _enqueue(queue, runtime, REINDEX_STEP_JOB, space_id, job_id, REINDEX_FAILURE_CALLBACK)
+
+
+def enqueue_backfill_step(runtime: Runtime, team: str, channel: str, page: int) -> None:
+    """Queue the step of a Slack backfill that reads ``page`` (once: the job id says which)."""
+    queue, job_id = ingest_queue(runtime), f"backfill-{team}-{channel}-{page}"
+    if not _job_pending(queue, job_id):
+        queue.enqueue(BACKFILL_STEP_JOB, team, channel, job_id=job_id, job_timeout=runtime.settings.worker.job_timeout,
+                      **job_options(runtime, BACKFILL_FAILURE_CALLBACK))
 
 
 def _enqueue(queue: Queue, runtime: Runtime, function: str, argument: int, job_id: str, on_failure: str) -> None:

@@ -1,7 +1,7 @@
 """A small local server that plays Slack for the bot's tests (Slack lives outside our
 walls; this is the only thing faked). It records every call with its headers, and:
 
-- answers the Web API (``/api/<method>``): auth.test, files.info, users.conversations,
+- answers the Web API (``/api/<method>``): auth.test, files.info, files.list, users.conversations,
   conversations.members, chat.*, views.*, apps.connections.open; answers 429 with a
   Retry-After for a method told to be rate limited;
 - serves files at their ``url_private`` only to the bot token (else, like Slack, a 200 with
@@ -75,7 +75,7 @@ class FakeSlack:
         self.files[file_id] = {
             "id": file_id, "name": "photo.jpg", "title": "photo.jpg", "mimetype": mimetype, "user": user,
             "url_private": f"{self.url}/files/{path}", "url_private_download": f"{self.url}/files/{path}?download",
-            "shares": {"public" if public else "private": {channel: [{"ts": ts}]}},
+            "shares": {"public" if public else "private": {channel: [{"ts": ts}]}}, "created": int(float(ts)),
         }
         return self.files[file_id]
 
@@ -130,6 +130,8 @@ class FakeSlack:
         if method == "files.info":
             file = self.files.get(params.get("file"))
             return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
+        if method == "files.list":
+            return self._files_list(params)
         if method == "users.conversations":
             ids = self.channels.get(params.get("user"), [])
             return {"ok": True, "channels": [{"id": c, "name": self.channel_names.get(c, "")} for c in ids],
@@ -140,6 +142,21 @@ class FakeSlack:
         if method.startswith(("chat.", "views.")):
             return {"ok": True, "ts": f"{time.time():.6f}", "channel": params.get("channel")}
         return {"ok": False, "error": "unknown_method"}
+
+    def _files_list(self, params: dict) -> dict:
+        """Newest first, paged, filtered by channel, type and time, as Slack's ``files.list``."""
+        channel, count, page = params.get("channel"), int(params.get("count", 100)), int(params.get("page", 1))
+        lo, hi = float(params.get("ts_from", 0)), float(params.get("ts_to", 1e12))
+        found = [
+            f for f in self.files.values()
+            if (not channel or any(channel in (f["shares"].get(k) or {}) for k in ("public", "private")))
+            and (params.get("types") != "images" or f["mimetype"].startswith("image/"))
+            and lo <= f["created"] <= hi
+        ]
+        found.sort(key=lambda f: -f["created"])
+        pages = max(1, -(-len(found) // count))
+        return {"ok": True, "files": found[(page - 1) * count : page * count],
+                "paging": {"count": count, "total": len(found), "page": page, "pages": pages}}
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(Call("file", dict(request.headers), {"path": request.match_info["path"]}))

@@ -31,6 +31,7 @@ from core.spaces.records import advance, building_space, fail_reindex, is_stalle
 from core.spaces.watcher import SpaceWatcher
 from services.queue import enqueue_reindex_step, ingest_queue
 from services.tastes import convert_tastes
+from worker.backfill import resume_backfills
 from worker.context import current_runtime
 from worker.indexing import reembed_images
 
@@ -89,9 +90,10 @@ def resume_stalled(runtime: Runtime) -> bool:
 
 
 def space_watcher(runtime: Runtime) -> SpaceWatcher:
-    """The watcher of a process that runs reindex steps: it also queues the next step of a
-    reindex that stalled."""
-    return SpaceWatcher(runtime.live, also=[lambda: resume_stalled(runtime)])
+    """The watcher of a process that runs worker jobs: it also queues the next step of a
+    reindex that stalled, and of every Slack backfill under way (one asked for by the CLI,
+    or left by a worker that stopped)."""
+    return SpaceWatcher(runtime.live, also=[lambda: resume_stalled(runtime), lambda: resume_backfills(runtime)])
 
 
 def _finish(runtime: Runtime, space: OpenSpace) -> str:

@@ -212,6 +212,7 @@ def test_every_event_the_manifest_subscribes_to_has_a_listener(bot, slack):
                            "item": {"type": "message", "channel": "C1", "ts": "1.0"}},
         "reaction_removed": {"type": "reaction_removed", "user": "U1", "reaction": "tada",
                              "item": {"type": "message", "channel": "C1", "ts": "1.0"}},
+        "member_joined_channel": {"type": "member_joined_channel", "user": "U1", "channel": "C1", "channel_type": "C"},
     }
     subscribed = manifest["settings"]["event_subscriptions"]["bot_events"]
     for name in subscribed:

@@ -1,0 +1,81 @@
+"""A conversation's earlier images: indexed when the bot joins, page by page through
+Slack's ``files.list``, resumable, never twice."""
+
+import pytest
+from rq import SimpleWorker
+from sqlmodel import select
+from typer.testing import CliRunner
+
+from cli.main import app
+from core.models import Image, ImageSource, SlackBackfill
+from services.backfill import start_backfill
+from services.queue import ingest_queue
+from tests.bot.conftest import event, settle
+from tests.factories import distinct_jpeg
+from worker import backfill
+from worker.backfill import resume_backfills
+from worker.context import using_runtime
+
+
+@pytest.fixture
+def history(slack, monkeypatch):
+    """25 images posted in C1 before the bot joined (pages of 10: three pages), one file
+    that is no image, one image elsewhere."""
+    monkeypatch.setattr(backfill, "PAGE", 10)
+    for n in range(25):
+        slack.add_file(f"F{n}", distinct_jpeg(n), ts=f"{1_700_000_000 + n}.000100")
+    slack.add_file("FPDF", b"%PDF-1.4", mimetype="application/pdf")
+    slack.add_file("FOTHER", distinct_jpeg(99), channel="C9")
+    return slack
+
+
+def slack_file_ids(runtime) -> list[str]:
+    with runtime.session() as session:
+        return sorted(session.exec(select(Image.slack_file_id).where(Image.source == ImageSource.slack)))
+
+
+def test_joining_a_channel_indexes_its_history_once_through_a_429(bot, history, bot_runtime):
+    history.rate_limited["files.list"] = 1  # Slack says "slow down" once, mid-way
+    event(bot, {"type": "member_joined_channel", "user": "U5", "channel": "C1", "channel_type": "C"})
+    settle(bot)
+    assert not history.called("files.list")  # someone else joining changes nothing
+    event(bot, {"type": "member_joined_channel", "user": "UBOT", "channel": "C1", "channel_type": "C"})
+    settle(bot, timeout=60)
+    assert slack_file_ids(bot_runtime) == sorted(f"F{n}" for n in range(25))
+    pages = [c.params["page"] for c in history.called("files.list")]
+    assert pages == ["1", "1", "2", "3"]  # the first answered 429, then waited out
+    with bot_runtime.session() as session:
+        row = session.get(SlackBackfill, ("T1", "C1"))
+        assert (row.state, row.seen, row.total, row.queued) == ("done", 25, 25, 25)
+    with bot_runtime.session() as session:
+        image = session.exec(select(Image).where(Image.slack_file_id == "F3")).one()
+        assert (image.slack_channel, image.slack_ts, image.uploader, image.filename) == (
+            "C1", "1700000003.000100", "slack:T1:U1", "photo.jpg")
+
+    # Asked again (the bot re-added), nothing is indexed twice.
+    event(bot, {"type": "member_joined_channel", "user": "UBOT", "channel": "C1", "channel_type": "C"})
+    settle(bot, timeout=60)
+    assert slack_file_ids(bot_runtime) == sorted(f"F{n}" for n in range(25))
+
+
+def test_a_backfill_stopped_mid_way_goes_on_from_its_page(runtime, history, cli_env, monkeypatch):
+    from tests.bot.conftest import slack_settings
+
+    runtime.settings = slack_settings(runtime.settings, history)
+    with runtime.session() as session:
+        start_backfill(session, "T1", "C1")
+    resume_backfills(runtime)
+    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    with using_runtime(runtime):
+        worker.work(burst=True, max_jobs=1)  # page 1, then the worker is gone
+    with runtime.session() as session:
+        assert session.get(SlackBackfill, ("T1", "C1")).page == 2
+    # A new worker: the step it finds queued, or the one resume queues, reads page 2 on.
+    assert resume_backfills(runtime) == 1
+    with using_runtime(runtime):
+        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
+    assert [c.params["page"] for c in history.called("files.list")] == ["1", "2", "3"]
+    assert slack_file_ids(runtime) == sorted(f"F{n}" for n in range(25))
+
+    shown = CliRunner().invoke(app, ["slack", "backfill", "--status"])
+    assert shown.exit_code == 0 and "C1: 25 of ~25 images (done)" in shown.output
