@@ -19,9 +19,10 @@ QUEUED_FOR = 7 * 86400
 """Seconds a file's "already queued" mark lasts (Slack retries for minutes, not days)."""
 
 
-def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context: str | None) -> bool:
+def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context) -> bool:
     """Queue the file for download and indexing; False when it was queued before.
-    ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's)."""
+    ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's),
+    and ``file`` when Slack's description of it is at hand."""
     mark = queued_mark(team, file_id)
     try:
         if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):

@@ -18,6 +18,8 @@ from worker.context import current_runtime
 log = logging.getLogger(__name__)
 PAGE = 100
 """Files a ``files.list`` page holds."""
+FILE_FIELDS = ("id", "name", "title", "mimetype", "user", "url_private", "url_private_download", "shares")
+"""What a page says of a file that taking it in needs (so no ``files.info`` call per file)."""
 
 
 def backfill_step(team: str, channel: str) -> str:
@@ -39,7 +41,8 @@ def backfill_step(team: str, channel: str) -> str:
     files = [f for f in answer.get("files", []) if str(f.get("mimetype", "")).startswith("image/")]
     queue = ingest_queue(runtime)
     queued = sum(
-        queue_slack_file(runtime, queue, team, f["id"], channel=channel, ts=_share_ts(f, channel), user=f.get("user"))
+        queue_slack_file(runtime, queue, team, f["id"], channel=channel, ts=_share_ts(f, channel), user=f.get("user"),
+                         file={key: f[key] for key in FILE_FIELDS if key in f})
         for f in files
     )
     paging = answer.get("paging") or {}

@@ -30,20 +30,24 @@ def ingest_slack_file(
     ts: str | None = None,
     user: str | None = None,
     text: str | None = None,
+    file: dict | None = None,
 ) -> str:
     """Download and queue one Slack file for indexing. Returns what happened: ``queued``,
     ``duplicate`` (indexed before), ``ignored`` (not an image) or ``rejected`` (not a
-    valid image). Slack or network trouble raises, and RQ retries the job."""
+    valid image). Slack or network trouble raises, and RQ retries the job. ``file``: what
+    Slack already said of the file (a backfill's ``files.list`` page), saving the
+    ``files.info`` call."""
     runtime = current_runtime()
     with runtime.session() as session:
         if session.exec(select(Image.id).where(Image.slack_team == team, Image.slack_file_id == file_id)).first():
             return "duplicate"
-    try:
-        file = web_client(runtime.settings).files_info(file=file_id)["file"]
-    except SlackApiError as exc:
-        if exc.response.get("error") in ("file_not_found", "file_deleted"):
-            return "ignored"
-        raise
+    if file is None:
+        try:
+            file = web_client(runtime.settings).files_info(file=file_id)["file"]
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("file_not_found", "file_deleted"):
+                return "ignored"
+            raise
     if not str(file.get("mimetype", "")).startswith("image/"):
         return "ignored"
     shared_in = _shares(file)

@@ -44,9 +44,11 @@ def test_joining_a_channel_indexes_its_history_once_through_a_429(bot, history, 
     assert slack_file_ids(bot_runtime) == sorted(f"F{n}" for n in range(25))
     pages = [c.params["page"] for c in history.called("files.list")]
     assert pages == ["1", "1", "2", "3"]  # the first answered 429, then waited out
+    assert not history.called("files.info")  # the pages said all that was needed
     with bot_runtime.session() as session:
         row = session.get(SlackBackfill, ("T1", "C1"))
         assert (row.state, row.seen, row.total, row.queued) == ("done", 25, 25, 25)
+    assert bot.get("/readyz").json()["slack_history"] == {"T1/C1": "25 of ~25 images (done)"}
     with bot_runtime.session() as session:
         image = session.exec(select(Image).where(Image.slack_file_id == "F3")).one()
         assert (image.slack_channel, image.slack_ts, image.uploader, image.filename) == (
