@@ -28,6 +28,8 @@ class Call:
     headers: dict
     params: dict
     at: float = field(default_factory=time.monotonic)
+    answered: bool = False
+    """Counted against its method's limit (a 429 is not)."""
 
 
 @dataclass
@@ -45,6 +47,8 @@ class FakeSlack:
     """conversation id -> its name (``design``)."""
     rate_limited: dict[str, int] = field(default_factory=dict)
     """method (or ``"file"``, for downloads) -> how many of its next calls answer 429."""
+    per_minute: dict[str, int] = field(default_factory=dict)
+    """method -> calls a minute it allows (Slack's tiers); more answer 429 with Retry-After."""
     responses: list[dict] = field(default_factory=list)
     """Bodies posted to response URLs, in order."""
     envelopes: list[dict] = field(default_factory=list)
@@ -116,6 +120,8 @@ class FakeSlack:
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})
+        if (wait := self._over_limit(method)) is not None:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)})
         return web.json_response(self._answer(method, params, request))
 
     def _answer(self, method: str, params: dict, request: web.Request) -> dict:
@@ -142,6 +148,18 @@ class FakeSlack:
         if method.startswith(("chat.", "views.")):
             return {"ok": True, "ts": f"{time.time():.6f}", "channel": params.get("channel")}
         return {"ok": False, "error": "unknown_method"}
+
+    def _over_limit(self, method: str) -> int | None:
+        """Seconds to wait when ``method`` had its calls of the last minute (a sliding window)."""
+        limit = self.per_minute.get(method)
+        if not limit:
+            return None
+        now = time.monotonic()
+        recent = [c.at for c in self.calls if c.method == method and now - c.at < 60 and c.answered]
+        if len(recent) < limit:
+            self.calls[-1].answered = True
+            return None
+        return max(1, int(60 - (now - recent[0])) + 1)
 
     def _files_list(self, params: dict) -> dict:
         """Newest first, paged, filtered by channel, type and time, as Slack's ``files.list``."""
