@@ -66,7 +66,7 @@ def ingest_slack_file(
             data,
             source=ImageSource.slack,
             uploader=uploader,
-            caption=text,
+            caption=text or _title(file),
             slack_team=team,
             slack_channel=channel,
             slack_public=public,
@@ -86,6 +86,12 @@ def on_slack_file_failure(job: Job, connection, exc_type, exc_value, traceback) 
         return
     connection.delete(queued_mark(job.kwargs["team"], job.kwargs["file_id"]))
     log.warning("Slack file %s was not taken in (%s); Slack's next event for it will try again", job.kwargs["file_id"], exc_value)
+
+
+def _title(file: dict) -> str | None:
+    """A title someone gave the file (Slack's default title is its name)."""
+    title = (file.get("title") or "").strip()
+    return title if title and title != file.get("name") else None
 
 
 def _shares(file: dict) -> dict[str, tuple[bool, str | None]]:
