@@ -21,6 +21,8 @@ USAGE = (
 )
 
 LIKE, SIMILAR, PAGE = "findimage_like", "findimage_similar", "findimage_page"
+FIND_SIMILAR = "findimage_find_similar"
+"""Callback id of the "Find similar images" message shortcut (the manifest names it)."""
 """Action ids of the buttons (the paging ones get ``_previous``/``_next`` appended: ids
 must differ within a block)."""
 

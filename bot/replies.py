@@ -17,15 +17,17 @@ from core.accounts import issue_token, slack_user
 from core.errors import InvalidRequest
 from core.images import delete_image
 from core.links import signed_thumbnail_url
-from core.models import Image, LikeSource, TokenKind
+from core.models import Image, ImageStatus, LikeSource, TokenKind
 from core.runtime import Runtime
 from core.vectors import SearchFilter
 from services.backfill import begin_backfill
 from services.feed import feed_page
 from services.query_language import parse_query
+from services.queue import ingest_queue
 from services.search import filter_of, search_text
 from services.signals import like, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
+from services.slack_files import queue_slack_file
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,27 @@ class Replies:
             previous={"similar": image_id, "page": page - 1} if page > 1 else None,
             following={"similar": image_id, "page": page + 1} if shown and page < MAX_PAGES else None,
         )
+
+    def similar_to_message(self, team: str, member: str, channel: str, message: dict,
+                           queue: bool = True) -> tuple[dict, bool]:
+        """More like the image of a message (the "Find similar images" shortcut), and whether
+        its image is still on its way (then it is queued, and the reply says so)."""
+        files = [f for f in message.get("files", []) if str(f.get("mimetype", "")).startswith("image/")]
+        if not files:
+            return text_message("This message has no image to find similar ones to."), False
+        with self.runtime.session() as session:
+            images = session.exec(select(Image).where(
+                Image.slack_team == team, col(Image.slack_file_id).in_([f["id"] for f in files]))).all()
+        indexed = [i for i in images if i.status == ImageStatus.indexed]
+        if indexed:
+            return self.similar(team, member, indexed[0].id), False
+        if queue:
+            runtime = self.runtime
+            for file in files:
+                queue_slack_file(runtime, ingest_queue(runtime), team, file["id"], channel=channel, ts=message.get("ts"),
+                                 user=message.get("user"), text=message.get("text") or None)
+        return text_message("This image is not indexed yet: it is on its way, and this reply will show "
+                            "similar images once it is."), True
 
     def page(self, team: str, member: str, target: dict) -> dict:
         """Another page of a search or a more-like-this (a paging button's value)."""

@@ -2,10 +2,10 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners import actions, commands, events
+from bot.listeners import actions, commands, events, shortcuts
 from bot.listening import Listening
 
 
 def register(app: AsyncApp, listening: Listening) -> None:
-    for kind in (commands, actions, events):
+    for kind in (commands, actions, events, shortcuts):
         kind.register(app, listening)
