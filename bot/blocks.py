@@ -21,6 +21,7 @@ USAGE = (
 )
 
 LIKE, SIMILAR, PAGE = "findimage_like", "findimage_similar", "findimage_page"
+SHARE = "findimage_share"
 FIND_SIMILAR = "findimage_find_similar"
 """Callback id of the "Find similar images" message shortcut (the manifest names it)."""
 """Action ids of the buttons (the paging ones get ``_previous``/``_next`` appended: ids
@@ -46,14 +47,16 @@ class Shown:
     """Where its words matched (``services.snippets.Snippet``): shown with the words in bold."""
 
 
-def results_message(title: str, shown: list[Shown], *, previous: dict | None, following: dict | None) -> dict:
-    """A page of results with Like and More-like-this under each, and paging buttons
-    (``previous``/``following`` are the pages' descriptions, or None)."""
+def results_message(title: str, shown: list[Shown], *, previous: dict | None, following: dict | None,
+                    query: str | None = None) -> dict:
+    """A page of results with Like, More like this and Share under each, and paging buttons
+    (``previous``/``following`` are the pages' descriptions, or None). ``query``: what
+    was searched, said beside a shared image."""
     blocks: list[dict] = [_section(title)]
     if not shown:
         blocks.append(_section("Nothing found. Try other words, or fewer of them."))
     for item in shown:
-        blocks += _image_blocks(item)
+        blocks += _image_blocks(item, query)
     paging = [
         _button(label, f"{PAGE}_{which}", json.dumps(target, separators=(",", ":")))
         for label, which, target in (("◀ Previous", "previous", previous), ("Next ▶", "next", following))
@@ -64,7 +67,7 @@ def results_message(title: str, shown: list[Shown], *, previous: dict | None, fo
     return {"text": title, "blocks": blocks}
 
 
-def _image_blocks(item: Shown) -> list[dict]:
+def _image_blocks(item: Shown, query: str | None = None) -> list[dict]:
     alt = (item.caption or f"image {item.id}")[:2000]
     details = [f"*{escape(item.caption[:200])}*" if item.caption and not _caption_snippet(item) else f"image {item.id}"]
     if item.snippet is not None:
@@ -82,7 +85,8 @@ def _image_blocks(item: Shown) -> list[dict]:
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(details)}]})
     blocks.append({
         "type": "actions",
-        "elements": [_button("♥ Like", LIKE, str(item.id)), _button("More like this", SIMILAR, str(item.id))],
+        "elements": [_button("♥ Like", LIKE, str(item.id)), _button("More like this", SIMILAR, str(item.id)),
+                     _button("Share", SHARE, json.dumps({"id": item.id, "q": query}, separators=(",", ":")))],
     })
     return blocks
 
@@ -98,6 +102,14 @@ def marked(text: str, marks: list[tuple[int, int]]) -> str:
         out += [escape(text[at:start]), f"*{escape(text[start:end])}*"]
         at = end
     return "".join([*out, escape(text[at:])])
+
+
+def shared_message(item: Shown, sharer: str, query: str | None) -> dict:
+    """An image posted into a conversation by someone, with what they searched."""
+    said = f"<@{sharer}> shared an image" + (f" found for *{escape(query)}*" if query else "")
+    blocks = _image_blocks(item)[:-1]  # no buttons: they would act for whoever presses them
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{said} with /findimage"}]})
+    return {"text": said, "blocks": blocks}
 
 
 def text_message(text: str) -> dict:

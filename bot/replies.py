@@ -9,16 +9,18 @@ images of conversations they are not in never reach them.
 import logging
 from collections.abc import Callable
 
+from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
-from bot.blocks import Shown, escape, results_message, text_message
-from core.access import Viewer, viewer_for, visible_image
+from bot.blocks import Shown, escape, results_message, shared_message, text_message
+from core.access import EVERYONE, Viewer, audience_of, viewer_for, visible_image
 from core.accounts import issue_token, slack_user
-from core.errors import InvalidRequest
+from core.errors import Forbidden, InvalidRequest, ServiceUnavailable
 from core.images import delete_image
 from core.links import signed_thumbnail_url
 from core.models import Image, ImageStatus, LikeSource, TokenKind
 from core.runtime import Runtime
+from core.slack import web_client
 from core.vectors import SearchFilter
 from services.backfill import begin_backfill
 from services.feed import feed_page
@@ -68,6 +70,7 @@ class Replies:
             shown,
             previous={"q": query, "page": page - 1} if page > 1 else None,
             following={"q": query, "page": page + 1} if page < pages else None,
+            query=query,
         )
 
     def similar(self, team: str, member: str, image_id: int, page: int = 1, remember: bool = True) -> dict:
@@ -125,6 +128,26 @@ class Replies:
             "elements": [{"type": "mrkdwn", "text": f"<{link}|Open your feed on the web> (a one-time link for you alone, valid 24 hours)"}],
         })
         return message
+
+    def share(self, team: str, member: str, channel: str, image_id: int, query: str | None) -> dict:
+        """Post the image into ``channel``, if everyone who reads it may see the image already:
+        a web or folder image, a public channel's image within its workspace, a private
+        conversation's image only back into that conversation."""
+        with self.runtime.session() as session:
+            _, viewer = self._user(session, team, member)
+            image = visible_image(session, viewer, image_id)
+            readers = {EVERYONE, f"team:{team}", f"channel:{team}/{channel}"}
+            if not readers.intersection(audience_of(image)) or (image.slack_team not in (None, team)):
+                raise Forbidden("This image is from a private conversation: posting it here would show it to people "
+                                "who are not in that conversation, so it was not shared.")
+            (item,) = self._shown(session, [(image_id, None)])
+        try:
+            web_client(self.runtime.settings).chat_postMessage(channel=channel, **shared_message(item, member, query))
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
+                raise InvalidRequest("I am not in this conversation: invite me (/invite @findimage), then share again.") from exc
+            raise ServiceUnavailable(f"Slack did not post the image: {exc.response.get('error')}") from exc
+        return text_message(f"Shared image {image_id} here.")
 
     def like(self, team: str, member: str, image_id: int) -> dict:
         with self.runtime.session() as session:

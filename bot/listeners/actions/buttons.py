@@ -1,4 +1,5 @@
-"""Like, More like this, and Previous/Next (which edit the reply in place)."""
+"""Like, More like this, Share (posts the image into the conversation), and Previous/Next
+(which edit the reply in place)."""
 
 import json
 
@@ -21,6 +22,18 @@ def similar(listening: Listening):
         await respond(replace_original=True, **message)
 
     return similar_button
+
+
+def share(listening: Listening):
+    async def share_button(ack, action, body, respond, context):
+        await ack()
+        target = json.loads(action["value"])
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id")
+        message = await listening.run(listening.replies.share, context.team_id, context.user_id, channel,
+                                      int(target["id"]), target.get("q"))
+        await respond(response_type="ephemeral", replace_original=False, **message)
+
+    return share_button
 
 
 def page(listening: Listening):
