@@ -22,6 +22,8 @@ USAGE = (
 
 LIKE, SIMILAR, PAGE = "findimage_like", "findimage_similar", "findimage_page"
 SHARE = "findimage_share"
+HIDE, RUN_SEARCH = "findimage_not_interested", "findimage_run_search"
+"""App Home's "Not interested" and "Search again" buttons."""
 FIND_SIMILAR = "findimage_find_similar"
 """Callback id of the "Find similar images" message shortcut (the manifest names it)."""
 """Action ids of the buttons (the paging ones get ``_previous``/``_next`` appended: ids
@@ -110,6 +112,27 @@ def shared_message(item: Shown, sharer: str, query: str | None) -> dict:
     blocks = _image_blocks(item)[:-1]  # no buttons: they would act for whoever presses them
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{said} with /findimage"}]})
     return {"text": said, "blocks": blocks}
+
+
+def home_view(focus: list[dict], feed_title: str, feed: list[Shown], searches: list[str], statuses: list[str]) -> dict:
+    """The App Home tab: what the person asked for there (``focus``: a search's or a more
+    like this's blocks), their feed with Like, Not interested and More like this, their
+    recent searches (press to run again), and how indexing the conversations they are in is
+    getting on."""
+    blocks: list[dict] = [*focus, *([{"type": "divider"}] if focus else []), _section(f"*{feed_title}*")]
+    for item in feed:
+        blocks += _image_blocks(item)[:-1]
+        blocks.append({"type": "actions", "elements": [
+            _button("♥ Like", LIKE, str(item.id)), _button("Not interested", HIDE, str(item.id)),
+            _button("More like this", SIMILAR, str(item.id))]})
+    if not feed:
+        blocks.append(_section("No images yet: share some in a channel I am in."))
+    if searches:
+        blocks += [{"type": "divider"}, _section("*Your recent searches*"),
+                   {"type": "actions", "elements": [_button(q[:75], RUN_SEARCH, q) for q in searches]}]
+    if statuses:
+        blocks += [{"type": "divider"}, _section("*Indexing your conversations*\n" + "\n".join(statuses))]
+    return {"type": "home", "blocks": blocks[:100]}  # Slack's limit for a view
 
 
 def text_message(text: str) -> dict:

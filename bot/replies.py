@@ -12,22 +12,22 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
-from bot.blocks import Shown, escape, results_message, shared_message, text_message
+from bot.blocks import PAGE, SHARE, Shown, escape, home_view, results_message, shared_message, text_message
 from core.access import EVERYONE, Viewer, audience_of, viewer_for, visible_image
 from core.accounts import issue_token, slack_user
 from core.errors import Forbidden, InvalidRequest, ServiceUnavailable
 from core.images import delete_image
 from core.links import signed_thumbnail_url
-from core.models import Image, ImageStatus, LikeSource, TokenKind
+from core.models import Image, ImageStatus, LikeSource, SearchEvent, SearchKind, TokenKind
 from core.runtime import Runtime
 from core.slack import web_client
 from core.vectors import SearchFilter
-from services.backfill import begin_backfill
+from services.backfill import backfills, begin_backfill, described
 from services.feed import feed_page
 from services.query_language import parse_query
 from services.queue import ingest_queue
 from services.search import filter_of, search_text
-from services.signals import like, record_click, record_search, unlike
+from services.signals import like, not_interested, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
 from services.slack_files import queue_slack_file
 
@@ -149,6 +149,33 @@ class Replies:
             raise ServiceUnavailable(f"Slack did not post the image: {exc.response.get('error')}") from exc
         return text_message(f"Shared image {image_id} here.")
 
+    def home(self, team: str, member: str, focus: dict | None = None) -> dict:
+        """The person's App Home: ``focus`` (``{"q": ...}`` or ``{"similar": id}``) on top, then
+        their feed, their recent searches and the indexing of their conversations."""
+        top = []
+        if focus:
+            found = self.page(team, member, {**focus, "page": 1}) if "similar" in focus else self.search(team, member, str(focus["q"])[:500])
+            top = [_without_share(b) for b in found["blocks"] if not _is_paging(b)]  # no conversation to share into
+        with self.runtime.session() as session:
+            user, viewer = self._user(session, team, member)
+            found = feed_page(self.runtime, session, user.id, viewer, self.runtime.settings.slack.page_size)
+            shown = self._shown(session, [(i.id, None) for i in found.items], {i.id: i.reason for i in found.items})
+            queries = session.exec(select(SearchEvent.query).where(
+                SearchEvent.user_id == user.id, SearchEvent.kind == SearchKind.text
+            ).order_by(col(SearchEvent.created_at).desc()).limit(30)).all()
+            statuses = [f"<#{row.channel}>: {described(row)}" for row in backfills(session, team)
+                        if viewer.tokens() is None or row.channel in viewer.channels]
+        searches = list(dict.fromkeys(q for q in queries if q))[:5]
+        title = "Picked for you" if found.personal else "New and popular (like some images and this becomes yours)"
+        return home_view(top, title, shown, searches, statuses)
+
+    def hide(self, team: str, member: str, image_id: int) -> None:
+        """"Not interested" (App Home): never in their feed again."""
+        with self.runtime.session() as session:
+            user, viewer = self._user(session, team, member)
+            visible_image(session, viewer, image_id)
+            not_interested(self.runtime, session, user.id, image_id)
+
     def like(self, team: str, member: str, image_id: int) -> dict:
         with self.runtime.session() as session:
             user, viewer = self._user(session, team, member)
@@ -220,6 +247,16 @@ class Replies:
             for image_id, score in ranked
             if image_id in rows
         ]
+
+
+def _without_share(block: dict) -> dict:
+    if block["type"] != "actions":
+        return block
+    return {**block, "elements": [e for e in block["elements"] if e.get("action_id") != SHARE]}
+
+
+def _is_paging(block: dict) -> bool:
+    return block["type"] == "actions" and any(e.get("action_id", "").startswith(PAGE) for e in block["elements"])
 
 
 def _images_of_message(session: Session, team: str, channel: str, ts: str) -> list[Image]:

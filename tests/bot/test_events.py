@@ -213,6 +213,7 @@ def test_every_event_the_manifest_subscribes_to_has_a_listener(bot, slack):
         "reaction_removed": {"type": "reaction_removed", "user": "U1", "reaction": "tada",
                              "item": {"type": "message", "channel": "C1", "ts": "1.0"}},
         "member_joined_channel": {"type": "member_joined_channel", "user": "U1", "channel": "C1", "channel_type": "C"},
+        "app_home_opened": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"},
     }
     subscribed = manifest["settings"]["event_subscriptions"]["bot_events"]
     for name in subscribed:

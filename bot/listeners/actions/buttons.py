@@ -3,25 +3,56 @@
 
 import json
 
+from bot.listeners.events.home import publish_home
 from bot.listening import Listening
 
 
 def like(listening: Listening):
-    async def like_button(ack, action, respond, context):
+    async def like_button(ack, action, body, respond, client, context):
         await ack()
         message = await listening.run(listening.replies.like, context.team_id, context.user_id, int(action["value"]))
-        await respond(response_type="ephemeral", replace_original=False, **message)
+        if in_home(body):
+            await publish_home(listening, client, context.team_id, context.user_id)
+        else:
+            await respond(response_type="ephemeral", replace_original=False, **message)
 
     return like_button
 
 
 def similar(listening: Listening):
-    async def similar_button(ack, action, respond, context):
+    async def similar_button(ack, action, body, respond, client, context):
         await ack()
+        if in_home(body):
+            return await publish_home(listening, client, context.team_id, context.user_id, {"similar": int(action["value"])})
         message = await listening.run(listening.replies.similar, context.team_id, context.user_id, int(action["value"]))
         await respond(replace_original=True, **message)
 
     return similar_button
+
+
+def hide(listening: Listening):
+    """App Home's "Not interested": the image leaves the feed, which is published again."""
+
+    async def hide_button(ack, action, client, context):
+        await ack()
+        await listening.run(listening.replies.hide, context.team_id, context.user_id, int(action["value"]))
+        await publish_home(listening, client, context.team_id, context.user_id)
+
+    return hide_button
+
+
+def run_search(listening: Listening):
+    """App Home's recent searches: run one again, its results on top of the tab."""
+
+    async def run_search_button(ack, action, client, context):
+        await ack()
+        await publish_home(listening, client, context.team_id, context.user_id, {"q": action["value"]})
+
+    return run_search_button
+
+
+def in_home(body: dict) -> bool:
+    return (body.get("container") or {}).get("type") == "view"
 
 
 def share(listening: Listening):

@@ -2,7 +2,7 @@
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.listeners.events import files, members, reactions
+from bot.listeners.events import files, home, members, reactions
 from bot.listening import Listening
 
 
@@ -13,3 +13,4 @@ def register(app: AsyncApp, listening: Listening) -> None:
     app.event("reaction_added")(listening.reported(reactions.handler(listening, added=True)))
     app.event("reaction_removed")(listening.reported(reactions.handler(listening, added=False)))
     app.event("member_joined_channel")(listening.reported(members.joined(listening)))
+    app.event("app_home_opened")(listening.reported(home.opened(listening)))
