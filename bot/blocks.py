@@ -15,6 +15,7 @@ USAGE = (
     "• Narrow it: `\"exact phrase\"`, `-word`, `in:#channel`, `from:@name`, `after:2026-03-01`, "
     "`before:`, `on:`, `has:text`, `is:liked`\n"
     "• `/findimage feed`: images picked for you from your likes and searches, and a link to the web feed\n"
+    "• `/findimage backfill` (workspace admins): index this channel's images from before I joined\n"
     "• `/findimage help`: this message\n"
     "Under each result: *Like* (it feeds your taste) and *More like this*. "
     "Reacting to an image message in a channel likes it too."

@@ -20,7 +20,7 @@ from core.images import delete_image
 from core.links import signed_thumbnail_url
 from core.models import Image, ImageStatus, LikeSource, SearchEvent, SearchKind, TokenKind
 from core.runtime import Runtime
-from core.slack import web_client
+from core.slack import is_workspace_admin, web_client
 from core.vectors import SearchFilter
 from services.backfill import backfills, begin_backfill, described
 from services.feed import feed_page
@@ -198,6 +198,17 @@ class Replies:
                 else:
                     unlike(self.runtime, session, user.id, image.id)
             return [image.id for image in images]
+
+    def backfill(self, team: str, member: str, channel: str) -> dict:
+        """``/findimage backfill``: a workspace admin (or a findimage admin) asks for this
+        channel's earlier images."""
+        with self.runtime.session() as session:
+            user = slack_user(session, team, member)
+        if not (user.is_admin or is_workspace_admin(self.runtime.settings, member)):
+            raise Forbidden("Only workspace admins can ask for a channel's history; I index it by myself when I am "
+                            "added to a channel.")
+        row = begin_backfill(self.runtime, team, channel)
+        return text_message(f"Indexing this channel's earlier images: {described(row)}. App Home shows how it goes.")
 
     def joined(self, team: str, channel: str) -> None:
         """The bot was added to a conversation: index the images posted there before."""

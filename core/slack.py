@@ -118,3 +118,12 @@ def bot_conversations(settings: Settings) -> tuple[str, list[str]]:
     except SlackApiError as exc:
         raise ServiceUnavailable(f"Slack did not say which channels the bot is in: {exc.response.get('error')}") from exc
     return me["team_id"], found
+
+
+def is_workspace_admin(settings: Settings, user: str) -> bool:
+    """Whether Slack says the member is an admin or owner of the workspace."""
+    try:
+        info = web_client(settings).users_info(user=user)["user"]
+    except SlackApiError as exc:
+        raise ServiceUnavailable(f"Slack did not say who you are: {exc.response.get('error')}") from exc
+    return bool(info.get("is_admin") or info.get("is_owner"))

@@ -43,6 +43,8 @@ class FakeSlack:
     """path under /files/ -> (bytes, content type)."""
     channels: dict[str, list[str]] = field(default_factory=dict)
     """user id -> the conversations they are in."""
+    admins: set[str] = field(default_factory=set)
+    """Workspace admins (``users.info``)."""
     channel_names: dict[str, str] = field(default_factory=dict)
     """conversation id -> its name (``design``)."""
     rate_limited: dict[str, int] = field(default_factory=dict)
@@ -136,6 +138,8 @@ class FakeSlack:
         if method == "files.info":
             file = self.files.get(params.get("file"))
             return {"ok": True, "file": file} if file else {"ok": False, "error": "file_not_found"}
+        if method == "users.info":
+            return {"ok": True, "user": {"id": params.get("user"), "is_admin": params.get("user") in self.admins}}
         if method == "files.list":
             return self._files_list(params)
         if method == "users.conversations":

@@ -81,3 +81,18 @@ def test_a_backfill_stopped_mid_way_goes_on_from_its_page(runtime, history, cli_
 
     shown = CliRunner().invoke(app, ["slack", "backfill", "--status"])
     assert shown.exit_code == 0 and "C1: 25 of ~25 images (done)" in shown.output
+
+
+def test_a_workspace_admin_asks_for_a_channels_history_others_are_told_no(bot, history, bot_runtime):
+    from tests.bot.conftest import slash
+
+    slash(bot, history, "backfill", user="U2", channel="C1")
+    (refused,) = history.wait_for_responses(1)
+    assert refused["response_type"] == "ephemeral" and "Only workspace admins" in refused["text"]
+    assert not history.called("files.list")
+    history.admins.add("U3")
+    slash(bot, history, "backfill", user="U3", channel="C1")
+    accepted = history.wait_for_responses(2)[1]
+    assert "Indexing this channel's earlier images" in accepted["text"]
+    settle(bot, timeout=60)
+    assert slack_file_ids(bot_runtime) == sorted(f"F{n}" for n in range(25))

@@ -1,4 +1,5 @@
-"""``/findimage <words>``, ``/findimage feed`` and ``/findimage help``: answered privately."""
+"""``/findimage <words>``, ``/findimage feed``, ``/findimage backfill`` (admins) and
+``/findimage help``: answered privately."""
 
 from bot.blocks import USAGE, text_message
 from bot.listening import Listening
@@ -14,6 +15,9 @@ def handler(listening: Listening):
             await respond(response_type="ephemeral", **text_message(USAGE))
         elif text.lower() == "feed":
             await respond(response_type="ephemeral", **await run(replies.feed, context.team_id, context.user_id))
+        elif text.lower() == "backfill":
+            message = await run(replies.backfill, context.team_id, context.user_id, command["channel_id"])
+            await respond(response_type="ephemeral", **message)
         else:
             query = text[:500]
             await respond(response_type="ephemeral", **await run(replies.search, context.team_id, context.user_id, query))
