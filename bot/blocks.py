@@ -16,6 +16,7 @@ USAGE = (
     "`before:`, `on:`, `has:text`, `is:liked`\n"
     "• `/findimage feed`: images picked for you from your likes and searches, and a link to the web feed\n"
     "• `/findimage backfill` (workspace admins): index this channel's images from before I joined\n"
+    "• `/findimage reposts on` (or `off`): say in a thread when an image posted here was posted before\n"
     "• `/findimage help`: this message\n"
     "Under each result: *Like* (it feeds your taste) and *More like this*. "
     "Reacting to an image message in a channel likes it too."

@@ -26,6 +26,7 @@ from services.backfill import backfills, begin_backfill, described
 from services.feed import feed_page
 from services.query_language import parse_query
 from services.queue import ingest_queue
+from services.reposts import set_reposts
 from services.search import filter_of, search_text
 from services.signals import like, not_interested, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
@@ -209,6 +210,13 @@ class Replies:
                             "added to a channel.")
         row = begin_backfill(self.runtime, team, channel)
         return text_message(f"Indexing this channel's earlier images: {described(row)}. App Home shows how it goes.")
+
+    def reposts(self, team: str, member: str, channel: str, on: bool) -> dict:
+        """``/findimage reposts on|off``: the repost notice in this channel."""
+        with self.runtime.session() as session:
+            set_reposts(session, team, channel, on)
+        return text_message("I will say in a thread when an image posted here was posted before." if on
+                            else "I will not point out reposts here.")
 
     def joined(self, team: str, channel: str) -> None:
         """The bot was added to a conversation: index the images posted there before."""

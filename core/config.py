@@ -67,6 +67,8 @@ class SlackSettings(BaseModel):
     """Seconds a user's list of channels (which decides what they may see) is cached."""
     page_size: int = Field(default=5, ge=1, le=10)
     """Results per /findimage reply (each takes three blocks; Slack allows 50)."""
+    repost_above: float = Field(default=0.95, gt=0, le=1)
+    """``/findimage reposts on``: a new image this close (cosine) to one posted before is a repost."""
 
     @property
     def enabled(self) -> bool:

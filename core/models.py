@@ -147,6 +147,16 @@ class SlackBackfill(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ChannelSetting(SQLModel, table=True):
+    """What a Slack channel asked of the bot."""
+
+    __tablename__ = "channel_setting"
+    team: str = Field(max_length=32, primary_key=True)
+    channel: str = Field(max_length=32, primary_key=True)
+    reposts: bool = False
+    """Say in a thread when a new image was posted before (``/findimage reposts on``)."""
+
+
 class SearchKind(StrEnum):
     text = "text"
     image = "image"

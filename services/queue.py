@@ -18,6 +18,7 @@ REINDEX_STEP_JOB = "worker.reindex.reindex_step"
 REINDEX_FAILURE_CALLBACK = "worker.reindex.on_step_failure"
 BACKFILL_STEP_JOB = "worker.backfill.backfill_step"
 BACKFILL_FAILURE_CALLBACK = "worker.backfill.on_step_failure"
+REPOST_JOB = "worker.reposts.notice_repost"
 OCR_JOB = "worker.ocr.read_image_text"
 OCR_FAILURE_CALLBACK = "worker.ocr.on_read_failure"
 OCR_PREFIX = "ocr-"
@@ -36,6 +37,13 @@ def worker_queues(runtime: Runtime) -> list[Queue]:
     """What a worker takes, in priority order: an OCR job starts only when no image waits
     for CLIP."""
     return [ingest_queue(runtime), ocr_queue(runtime)] if runtime.settings.ocr.mode != "off" else [ingest_queue(runtime)]
+
+
+def enqueue_repost_checks(runtime: Runtime, image_ids: list[int]) -> None:
+    """Queue the repost notice's look at these new Slack images (their channels asked for it)."""
+    if image_ids:
+        queue = ingest_queue(runtime)
+        queue.enqueue_many([Queue.prepare_data(REPOST_JOB, (i,), job_id=f"repost-{i}", result_ttl=600) for i in image_ids])
 
 
 def enqueue_ocr(runtime: Runtime, image_ids: list[int]) -> None:

@@ -23,7 +23,8 @@ from core.runtime import OpenSpace, Runtime
 from core.texts import texts_of
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
 from core.words import Words
-from services.queue import enqueue_ocr
+from services.queue import enqueue_ocr, enqueue_repost_checks
+from services.reposts import watched
 
 log = logging.getLogger(__name__)
 DECODE_THREADS = 2
@@ -138,7 +139,9 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
             runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
         with runtime.session() as session:
             mark_indexed(session, [p.image for p in prepared])
+            reposts = watched(session, [p.image for p in prepared])
         enqueue_ocr(runtime, [p.image.id for p in prepared])
+        enqueue_repost_checks(runtime, reposts)
 
 
 def _points(prepared: list[_Prepared], vectors, caption_vectors: dict, words: dict[int, Words]) -> list[VectorPoint]:

@@ -15,6 +15,10 @@ def handler(listening: Listening):
             await respond(response_type="ephemeral", **text_message(USAGE))
         elif text.lower() == "feed":
             await respond(response_type="ephemeral", **await run(replies.feed, context.team_id, context.user_id))
+        elif text.lower() in ("reposts on", "reposts off"):
+            message = await run(replies.reposts, context.team_id, context.user_id, command["channel_id"],
+                                text.lower().endswith("on"))
+            await respond(response_type="ephemeral", **message)
         elif text.lower() == "backfill":
             message = await run(replies.backfill, context.team_id, context.user_id, command["channel_id"])
             await respond(response_type="ephemeral", **message)
