@@ -16,10 +16,10 @@ from bot.blocks import PAGE, SHARE, Shown, escape, home_view, results_message, s
 from core.access import EVERYONE, Viewer, audience_of, viewer_for, visible_image
 from core.accounts import issue_token, slack_user
 from core.errors import Forbidden, InvalidRequest, ServiceUnavailable
-from core.images import delete_image
 from core.links import signed_thumbnail_url
 from core.models import Image, ImageStatus, LikeSource, SearchEvent, SearchKind, TokenKind
 from core.runtime import Runtime
+from core.shares import shares_of, shares_where
 from core.slack import is_workspace_admin, web_client
 from core.vectors import SearchFilter
 from services.backfill import backfills, begin_backfill, described
@@ -28,6 +28,7 @@ from services.query_language import parse_query
 from services.queue import ingest_queue
 from services.reposts import set_reposts
 from services.search import filter_of, search_text
+from services.shares import unshare
 from services.signals import like, not_interested, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
 from services.slack_files import queue_slack_file
@@ -138,7 +139,8 @@ class Replies:
             _, viewer = self._user(session, team, member)
             image = visible_image(session, viewer, image_id)
             readers = {EVERYONE, f"team:{team}", f"channel:{team}/{channel}"}
-            if not readers.intersection(audience_of(image)) or (image.slack_team not in (None, team)):
+            audience = audience_of(image, shares_of(session, [image_id])[image_id])
+            if not readers.intersection(audience) or (image.slack_team not in (None, team)):
                 raise Forbidden("This image is from a private conversation: posting it here would show it to people "
                                 "who are not in that conversation, so it was not shared.")
             (item,) = self._shown(session, [(image_id, None)])
@@ -224,21 +226,20 @@ class Replies:
         log.info("Joined %s/%s: indexing its earlier images", team, channel)
 
     def forget_file(self, team: str, file_id: str) -> list[int]:
+        """A file deleted in Slack: its shares go, and the images left with none."""
         with self.runtime.session() as session:
-            ids = session.exec(
-                select(Image.id).where(Image.slack_team == team, Image.slack_file_id == file_id)
-            ).all()
-            return self._delete(session, ids)
+            return self._forget(unshare(self.runtime, session, team, file_id=file_id))
 
     def forget_message(self, team: str, channel: str, ts: str) -> list[int]:
+        """A message deleted in Slack: its share goes; an image shared elsewhere too stays."""
         with self.runtime.session() as session:
-            return self._delete(session, [image.id for image in _images_of_message(session, team, channel, ts)])
+            return self._forget(unshare(self.runtime, session, team, channel=channel, ts=ts))
 
-    def _delete(self, session: Session, ids: list[int]) -> list[int]:
-        for image_id in ids:
-            delete_image(session, self.runtime.files, [s.vectors for s in self.runtime.spaces()], image_id)
+    @staticmethod
+    def _forget(deleted: list[int]) -> list[int]:
+        for image_id in deleted:
             log.info("Image %s left the index: deleted in Slack", image_id)
-        return list(ids)
+        return deleted
 
     # Helpers -------------------------------------------------------------------------
 
@@ -279,6 +280,6 @@ def _is_paging(block: dict) -> bool:
 
 
 def _images_of_message(session: Session, team: str, channel: str, ts: str) -> list[Image]:
-    return list(session.exec(
-        select(Image).where(Image.slack_team == team, Image.slack_channel == channel, Image.slack_ts == ts)
-    ))
+    """The images shared in that message (a reaction on any message of an image is a like)."""
+    ids = {share.image_id for share in shares_where(session, team, channel=channel, ts=ts)}
+    return list(session.exec(select(Image).where(col(Image.id).in_(ids)))) if ids else []

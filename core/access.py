@@ -11,6 +11,7 @@ condition on an indexed keyword field) and pages stay full.
 """
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
@@ -19,19 +20,22 @@ from sqlmodel import Session, col, select
 
 from core.config import Settings
 from core.errors import NotFound
-from core.models import Image, ImageSource, User
+from core.models import Image, ImageShare, ImageSource, User
+from core.shares import shares_of
 from core.slack import channels_of
 
 EVERYONE = "everyone"
 
 
-def audience_of(image: Image) -> list[str]:
-    """The tokens that let a viewer see ``image`` (stored in its vector payload)."""
+def audience_of(image: Image, shares: Sequence[ImageShare] = ()) -> list[str]:
+    """The tokens that let a viewer see ``image`` (stored in its vector payload): the union
+    over its upload and every Slack message it was shared in."""
     if image.source != ImageSource.slack:
         return [EVERYONE]
-    if image.slack_public:
-        return [f"team:{image.slack_team}"]
-    return [f"channel:{image.slack_team}/{image.slack_channel}"]
+    places = [(image.slack_team, image.slack_channel, image.slack_public)]
+    places += [(share.team, share.channel, share.public) for share in shares]
+    tokens = [f"team:{team}" if public else f"channel:{team}/{channel}" for team, channel, public in places]
+    return sorted(set(tokens))
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,9 @@ class Viewer:
             tokens.update(f"channel:{self.team}/{channel}" for channel in self.channels)
         return frozenset(tokens)
 
-    def can_see(self, image: Image) -> bool:
+    def can_see(self, image: Image, shares: Sequence[ImageShare] = ()) -> bool:
         tokens = self.tokens()
-        return tokens is None or bool(tokens.intersection(audience_of(image)))
+        return tokens is None or bool(tokens.intersection(audience_of(image, shares)))
 
     def sql(self) -> ColumnElement[bool]:
         """The same rule as a SQL condition on ``Image`` (for listings made in the database)."""
@@ -71,7 +75,11 @@ class Viewer:
         in_team = col(Image.slack_team) == self.team
         public = and_(in_team, col(Image.slack_public).is_(True))
         member = and_(in_team, col(Image.slack_channel).in_(self.channels)) if self.channels else false()
-        return or_(~slack, public, member)
+        shared = select(ImageShare.image_id).where(
+            ImageShare.image_id == Image.id, ImageShare.team == self.team,
+            or_(col(ImageShare.public).is_(True), col(ImageShare.channel).in_(self.channels) if self.channels else false()),
+        ).exists()
+        return or_(~slack, public, member, shared)
 
 
 def viewer_for(settings: Settings, cache: redis.Redis | None, session: Session, user_id: int) -> Viewer:
@@ -90,7 +98,7 @@ def visible_image(session: Session, viewer: Viewer, image_id: int) -> Image:
     """The image, or ``NotFound`` (also when it exists but the viewer may not see it:
     what you may not see, you cannot learn exists)."""
     image = session.get(Image, image_id)
-    if image is None or not viewer.can_see(image):
+    if image is None or not viewer.can_see(image, shares_of(session, [image_id])[image_id]):
         raise NotFound(f"No image with id {image_id}.")
     return image
 

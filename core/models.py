@@ -147,6 +147,21 @@ class SlackBackfill(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class ImageShare(SQLModel, table=True):
+    """One Slack message an image was shared in. An image's audience is the union of its
+    shares (and of its upload, for a web or folder image): whoever may read any of them may
+    see it. ``Image.slack_*`` keep the first share."""
+
+    __tablename__ = "image_share"
+    image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)
+    team: str = Field(max_length=32, primary_key=True)
+    channel: str = Field(max_length=32, primary_key=True, index=True)
+    ts: str = Field(default="", max_length=32, primary_key=True)
+    file_id: str | None = Field(default=None, max_length=32, index=True)
+    public: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class ChannelSetting(SQLModel, table=True):
     """What a Slack channel asked of the bot."""
 

@@ -13,6 +13,7 @@ from core.images import add_image, discard_new_image, record_failure
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
 from services.queue import enqueue_index
+from services.shares import share_again
 
 
 def submit_image(
@@ -36,6 +37,9 @@ def submit_image(
         image, created = add_image(
             session, runtime.files, checked, source=source, uploader=uploader, caption=caption, **fields
         )
+        if fields.get("slack_team") and fields.get("slack_channel"):  # the same bytes shared again widen its audience
+            share_again(runtime, session, image, fields["slack_team"], fields["slack_channel"], fields.get("slack_ts"),
+                        fields.get("slack_file_id"), bool(fields.get("slack_public")))
         if not created:
             if image.status != ImageStatus.failed:
                 return image, False

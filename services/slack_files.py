@@ -1,9 +1,8 @@
 """Queueing an image shared in Slack. The bot's listeners only queue the file (Slack wants
 its answer within 3 s); the job (``worker.slack_files``) downloads and takes it in.
 
-A file is queued once however often Slack tells of it (a ``message`` with a
-``file_share`` and a ``file_shared`` event both do, and Slack retries events): a Redis key
-per file says it was queued.
+A share is queued once however often Slack tells of it (Slack retries events): a Redis key
+per file and message says it was queued.
 """
 
 import redis
@@ -23,7 +22,7 @@ def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **
     """Queue the file for download and indexing; False when it was queued before.
     ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's),
     and ``file`` when Slack's description of it is at hand."""
-    mark = queued_mark(team, file_id)
+    mark = queued_mark(team, file_id, context.get("channel"), context.get("ts"))
     try:
         if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):
             return False
@@ -43,5 +42,7 @@ def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **
     return True
 
 
-def queued_mark(team: str, file_id: str) -> str:
-    return f"findimage:slack:file:{team}:{file_id}"
+def queued_mark(team: str, file_id: str, channel: str | None, ts: str | None) -> str:
+    """Per share: the same file shared in another message is queued again (it widens the
+    image's audience; it is not downloaded twice)."""
+    return f"findimage:slack:file:{team}:{file_id}:{channel or ''}:{ts or ''}"

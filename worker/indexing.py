@@ -20,6 +20,7 @@ from core.images import images_with_status, mark_indexed
 from core.metrics import timed
 from core.models import Image, ImageStatus
 from core.runtime import OpenSpace, Runtime
+from core.shares import shares_of
 from core.texts import texts_of
 from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
 from core.words import Words
@@ -68,13 +69,13 @@ def reembed_images(runtime: Runtime, space: OpenSpace, image_ids: list[int]) -> 
     return _index(runtime, images, [space], new=False)
 
 
-def payload_of(image: Image, words: Words) -> dict:
+def payload_of(image: Image, words: Words, shares=()) -> dict:
     return {
         "image_id": image.id,
         "source": image.source.value,
         "uploader": image.uploader,
         "channel": image.slack_channel,
-        AUDIENCE: audience_of(image),
+        AUDIENCE: audience_of(image, shares),
         "caption": image.caption,
         "created_at": image.created_at.timestamp(),
         **words.payload(),
@@ -121,6 +122,7 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
     captioned = [p.image for p in prepared if p.image.caption]
     with runtime.session() as session:
         texts = texts_of(session, [p.image.id for p in prepared])  # a reindex carries OCR text over
+        shares = shares_of(session, [p.image.id for p in prepared])
     words = {p.image.id: Words.of(p.image, texts.get(p.image.id)) for p in prepared}
     embedded = {}
     for space in spaces:
@@ -133,7 +135,7 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
                 )
         vectors, captions = embedded[model]
         with timed("upsert"):
-            space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions)), words))
+            space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions)), words, shares))
     if new:
         for p in prepared:
             runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
@@ -144,7 +146,8 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
         enqueue_repost_checks(runtime, reposts)
 
 
-def _points(prepared: list[_Prepared], vectors, caption_vectors: dict, words: dict[int, Words]) -> list[VectorPoint]:
+def _points(prepared: list[_Prepared], vectors, caption_vectors: dict, words: dict[int, Words],
+            shares: dict) -> list[VectorPoint]:
     return [
         VectorPoint(
             id=p.image.id,
@@ -153,7 +156,7 @@ def _points(prepared: list[_Prepared], vectors, caption_vectors: dict, words: di
                 **({TEXT: caption_vectors[p.image.id]} if p.image.id in caption_vectors else {}),
                 **words[p.image.id].vectors(),
             },
-            payload=payload_of(p.image, words[p.image.id]),
+            payload=payload_of(p.image, words[p.image.id], shares[p.image.id]),
         )
         for p, vector in zip(prepared, vectors)
     ]

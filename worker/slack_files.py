@@ -14,9 +14,11 @@ from sqlmodel import select
 from core.accounts import slack_user
 from core.errors import InvalidImage
 from core.models import Image, ImageSource
+from core.shares import shares_where
 from core.slack import download, web_client
 from services.ingest import submit_image
 from services.queue import ingest_queue
+from services.shares import share_again
 from services.slack_files import queued_mark
 from worker.context import current_runtime
 
@@ -33,14 +35,22 @@ def ingest_slack_file(
     file: dict | None = None,
 ) -> str:
     """Download and queue one Slack file for indexing. Returns what happened: ``queued``,
-    ``duplicate`` (indexed before), ``ignored`` (not an image) or ``rejected`` (not a
-    valid image). Slack or network trouble raises, and RQ retries the job. ``file``: what
+    ``shared`` (known, and now shared in one more message: its audience grew), ``duplicate``
+    (this share was known), ``ignored`` (not an image) or ``rejected`` (not a valid image). Slack or network trouble raises, and RQ retries the job. ``file``: what
     Slack already said of the file (a backfill's ``files.list`` page), saving the
     ``files.info`` call."""
     runtime = current_runtime()
     with runtime.session() as session:
-        if session.exec(select(Image.id).where(Image.slack_team == team, Image.slack_file_id == file_id)).first():
-            return "duplicate"
+        known = session.exec(select(Image).where(Image.slack_team == team, Image.slack_file_id == file_id)).first()
+        if known is not None and channel and not ts and any(
+            share.image_id == known.id for share in shares_where(session, team, channel=channel, file_id=file_id)
+        ):
+            return "duplicate"  # a file_shared event for a share its message event brought
+    if known is not None and channel and channel_type:  # shared again: it is known, only its audience grows
+        with runtime.session() as session:
+            image = session.get(Image, known.id)
+            added = share_again(runtime, session, image, team, channel, ts, file_id, channel_type == "channel")
+        return "shared" if added else "duplicate"
     if file is None:
         try:
             file = web_client(runtime.settings).files_info(file=file_id)["file"]
@@ -55,6 +65,10 @@ def ingest_slack_file(
     shared_public, shared_ts = shared_in.get(channel, (False, None))
     public = channel_type == "channel" if channel_type else shared_public
     ts = ts or shared_ts
+    if known is not None and channel:
+        with runtime.session() as session:
+            added = share_again(runtime, session, session.get(Image, known.id), team, channel, ts, file_id, public)
+        return "shared" if added else "duplicate"
     member = user or file.get("user")
     try:
         data = download(runtime.settings, file.get("url_private_download") or file["url_private"])
@@ -84,7 +98,8 @@ def on_slack_file_failure(job: Job, connection, exc_type, exc_value, traceback) 
     """RQ failure callback: after the last retry, forget that the file was queued."""
     if job.should_retry:
         return
-    connection.delete(queued_mark(job.kwargs["team"], job.kwargs["file_id"]))
+    kwargs = job.kwargs
+    connection.delete(queued_mark(kwargs["team"], kwargs["file_id"], kwargs.get("channel"), kwargs.get("ts")))
     log.warning("Slack file %s was not taken in (%s); Slack's next event for it will try again", job.kwargs["file_id"], exc_value)
 
 

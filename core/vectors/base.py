@@ -182,6 +182,9 @@ class VectorStore(Protocol):
         """One batch: the fused ranking and each channel's own hits (ids and scores, no
         payload), all meeting ``where``, up to ``limit`` each."""
 
+    def set_payload(self, ids: Sequence[int], payload: dict[str, Any]) -> None:
+        """Set these payload fields of the stored points among ``ids``."""
+
     def set_words(self, updates: Sequence[WordsUpdate]) -> None:
         """Replace the words vector and words payload of stored points (missing ids are skipped)."""
 

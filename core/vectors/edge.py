@@ -176,6 +176,11 @@ class EdgeStore:
             all_words={h.id for h in hits[-1]} if all_words else set(),
         )
 
+    def set_payload(self, ids: Sequence[int], payload: dict) -> None:
+        stored = [r.id for r in self._call(self.shard.retrieve, list(ids), with_payload=False, with_vector=False)]
+        if stored:
+            self._update(qe.UpdateOperation.set_payload(stored, payload))
+
     def set_words(self, updates: Sequence[WordsUpdate]) -> None:
         stored = {r.id for r in self._call(self.shard.retrieve, [u.id for u in updates], with_payload=False, with_vector=False)}
         updates = [u for u in updates if u.id in stored]

@@ -209,6 +209,12 @@ class ServerStore:
             all_words={h.id for h in hits[-1]} if all_words else set(),
         )
 
+    def set_payload(self, ids: Sequence[int], payload: dict) -> None:
+        with _translated():
+            stored = [r.id for r in self.client.retrieve(self.collection, list(ids), with_payload=False)]
+            if stored:
+                self.client.set_payload(self.collection, payload, points=stored, wait=True)
+
     def set_words(self, updates: Sequence[WordsUpdate]) -> None:
         with _translated():
             stored = {r.id for r in self.client.retrieve(self.collection, [u.id for u in updates], with_payload=False)}
