@@ -28,7 +28,7 @@ from services.query_language import parse_query
 from services.queue import ingest_queue
 from services.reposts import set_reposts
 from services.search import filter_of, search_text
-from services.shares import unshare
+from services.shares import set_public, unshare
 from services.signals import like, not_interested, record_click, record_search, unlike
 from services.similar import MAX_PAGES, similar_to
 from services.slack_files import queue_slack_file
@@ -234,6 +234,13 @@ class Replies:
         """A message deleted in Slack: its share goes; an image shared elsewhere too stays."""
         with self.runtime.session() as session:
             return self._forget(unshare(self.runtime, session, team, channel=channel, ts=ts))
+
+    def channel_privacy(self, team: str, channel: str, public: bool) -> None:
+        """A channel made private (or public): its images' audience follows at once."""
+        with self.runtime.session() as session:
+            changed = set_public(self.runtime, session, team, channel, public)
+        log.info("Channel %s/%s made %s: %d images' audience updated", team, channel,
+                 "public" if public else "private", changed)
 
     @staticmethod
     def _forget(deleted: list[int]) -> list[int]:

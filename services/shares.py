@@ -48,6 +48,22 @@ def unshare(runtime: Runtime, session: Session, team: str, *, channel: str | Non
     return deleted
 
 
+def set_public(runtime: Runtime, session: Session, team: str, channel: str, public: bool) -> int:
+    """The channel became public or private: so did its shares; returns how many images changed."""
+    shares = shares_where(session, team, channel=channel)
+    for share in shares:
+        share.public = public
+        session.add(share)
+    images = [image for image in (session.get(Image, i) for i in {s.image_id for s in shares}) if image is not None]
+    for image in images:
+        if (image.slack_team, image.slack_channel) == (team, channel):
+            image.slack_public = public
+            session.add(image)
+    session.commit()
+    refresh_audience(runtime, session, images)
+    return len(images)
+
+
 def refresh_audience(runtime: Runtime, session: Session, images: list[Image]) -> None:
     """Write the images' audience (the union of their shares) to their points in every space."""
     shares = shares_of(session, [i.id for i in images])

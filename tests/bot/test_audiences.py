@@ -49,3 +49,20 @@ def test_an_image_shared_in_two_private_channels_follows_both(bot, slack, bot_ru
     settle(bot)
     with bot_runtime.session() as session:
         assert session.exec(select(Image)).all() == []  # the last share went, and the image with it
+
+
+def test_a_channel_made_private_keeps_its_images_to_its_members(bot, slack, bot_runtime):
+    slack.channels.update({"U1": ["C1"], "U3": []})
+    slack.add_file("F2", distinct_jpeg(2), channel="C1", public=True)
+    event(bot, {"type": "message", "subtype": "file_share", "channel": "C1", "channel_type": "channel", "user": "U9",
+                "text": "the launch poster", "ts": "1700000001.000100", "files": [{"id": "F2", "mimetype": "image/jpeg"}]})
+    settle(bot)
+    with bot_runtime.session() as session:
+        (image,) = session.exec(select(Image)).all()
+    wait_for_status(bot_runtime, [image.id])
+    assert seen_by(bot, slack, "U3") == [image.id]  # a public channel's image: the whole workspace
+    event(bot, {"type": "message", "subtype": "channel_convert_to_private", "channel": "C1", "channel_type": "group",
+                "user": "U1", "text": "made this channel *private*.", "ts": "1700000002.000100"})
+    settle(bot)
+    assert seen_by(bot, slack, "U3") == []
+    assert seen_by(bot, slack, "U1") == [image.id]

@@ -16,6 +16,10 @@ def message(listening: Listening):
         if subtype == "message_deleted":
             await listening.run(listening.replies.forget_message, context.team_id, event["channel"], event["deleted_ts"])
             return
+        if subtype in ("channel_convert_to_private", "channel_convert_to_public"):
+            await listening.run(listening.replies.channel_privacy, context.team_id, event["channel"],
+                                subtype.endswith("public"))
+            return
         if subtype not in (None, "file_share", "thread_broadcast"):
             return  # edits, joins, bot messages...: nothing to do
         for file in event.get("files", []):
