@@ -52,7 +52,7 @@ bench-inference: install
 
 # The README's screenshots: each view at desktop and phone width, from the browser tests.
 screenshots: install
-	FINDIMAGE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web -k every_view
+	FINDIMAGE_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/web -k "every_view or highlighted"
 
 # A tiny random-weight CLIP as an open_clip local-dir model, for offline smoke runs.
 tiny-model: install
