@@ -10,7 +10,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 BENCHES = sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "shared")
-TAKES_A_WORK_DIR = {"inference", "ingest", "load", "query", "slack_ack"}
+TAKES_A_WORK_DIR = {"inference", "ingest", "load", "query", "slack_ack", "slack_backfill", "text_search"}
 LAST_WORDS = {
     "inference": "least cosine",
     "ingest": "ratio end-to-end / bare model",
@@ -19,6 +19,8 @@ LAST_WORDS = {
     "recommend": "p50",
     "sizing": "int8 quantized vectors",
     "slack_ack": "answers posted to their response URLs",
+    "slack_backfill": "(any other app)",
+    "text_search": "one words search",
 }
 """What the end of each bench's output says once it has measured everything."""
 

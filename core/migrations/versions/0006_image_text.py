@@ -7,6 +7,7 @@ Revises: 0005
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = "0006"
@@ -25,7 +26,7 @@ def upgrade() -> None:
         sa.Column("lines", sa.JSON(), nullable=False),
         sa.Column("seconds", sa.Float(), nullable=False),
         sa.Column("error", sa.String(length=2000), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     )
 
 

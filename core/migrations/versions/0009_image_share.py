@@ -8,6 +8,7 @@ Revises: 0008
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 revision: str = "0009"
@@ -25,7 +26,7 @@ def upgrade() -> None:
         sa.Column("ts", sa.String(length=32), primary_key=True),
         sa.Column("file_id", sa.String(length=32), nullable=True),
         sa.Column("public", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     )
     op.create_index("ix_image_share_channel", "image_share", ["channel"])
     op.create_index("ix_image_share_file_id", "image_share", ["file_id"])
