@@ -25,7 +25,7 @@ import uvicorn
 from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, parse, synthetic_jpegs
 
 from cli.serving import create_app
-from core.config import ClipSettings, Settings, WorkerSettings
+from core.config import ClipSettings, OcrSettings, Settings, WorkerSettings
 from core.runtime import Runtime
 from core.valkey import EmbeddedValkey
 from core.vectors import IMAGE, TEXT, VectorPoint
@@ -109,6 +109,7 @@ def main() -> None:
             redis_url=redis_url,
             clip=clip,
             worker=WorkerSettings(index_when_idle_for=10**6),
+            ocr=OcrSettings(mode="off"),  # the synthetic points have no files to read: no OCR backlog
         )
         runtime = Runtime.open(settings)
         load_points(runtime, args.points)
