@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
 from bot.blocks import PAGE, SHARE, Shown, escape, home_view, results_message, shared_message, text_message
-from core.access import EVERYONE, Viewer, audience_of, viewer_for, visible_image
+from core.access import Viewer, audience_of, readers_of, viewer_for, visible_image
 from core.accounts import issue_token, slack_user
 from core.errors import Forbidden, InvalidRequest, ServiceUnavailable
 from core.links import signed_thumbnail_url
@@ -138,9 +138,8 @@ class Replies:
         with self.runtime.session() as session:
             _, viewer = self._user(session, team, member)
             image = visible_image(session, viewer, image_id)
-            readers = {EVERYONE, f"team:{team}", f"channel:{team}/{channel}"}
             audience = audience_of(image, shares_of(session, [image_id])[image_id])
-            if not readers.intersection(audience) or (image.slack_team not in (None, team)):
+            if not readers_of(team, channel).intersection(audience) or (image.slack_team not in (None, team)):
                 raise Forbidden("This image is from a private conversation: posting it here would show it to people "
                                 "who are not in that conversation, so it was not shared.")
             (item,) = self._shown(session, [(image_id, None)])

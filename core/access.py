@@ -27,6 +27,12 @@ from core.slack import channels_of
 EVERYONE = "everyone"
 
 
+def readers_of(team: str, channel: str) -> frozenset[str]:
+    """The audience tokens every reader of a conversation holds: an image with one of them
+    may be shown to the whole conversation."""
+    return frozenset({EVERYONE, f"team:{team}", f"channel:{team}/{channel}"})
+
+
 def audience_of(image: Image, shares: Sequence[ImageShare] = ()) -> list[str]:
     """The tokens that let a viewer see ``image`` (stored in its vector payload): the union
     over its upload and every Slack message it was shared in."""

@@ -114,7 +114,9 @@ def _operator(token: str, key: str, value: str, fields: dict) -> None:
         else:
             raise InvalidQuery(token, "in: takes a channel, as #name or its id (C0123ABCD)")
     elif key == "from":
-        fields[name] = value.removeprefix("@") or _fail(token, "from: needs a name after the @")
+        if not value.removeprefix("@"):
+            raise InvalidQuery(token, "from: needs a name after the @")
+        fields[name] = value.removeprefix("@")
     elif key in ("before", "after", "on"):
         try:
             day = date.fromisoformat(value)
@@ -130,6 +132,3 @@ def _operator(token: str, key: str, value: str, fields: dict) -> None:
             raise InvalidQuery(token, "is: knows is:liked")
         fields[name] = True
 
-
-def _fail(token: str, message: str):
-    raise InvalidQuery(token, message)

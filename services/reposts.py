@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from core.access import EVERYONE
+from core.access import readers_of
 from core.models import ChannelSetting, Image, ImageSource, as_utc
 from core.runtime import Runtime
 from core.vectors import IMAGE, SearchFilter
@@ -36,10 +36,9 @@ def posted_before(runtime: Runtime, image: Image) -> Image | None:
     points = space.vectors.retrieve([image.id])
     if not points or IMAGE not in points[0].vectors:
         return None
-    readers = frozenset({EVERYONE, f"team:{image.slack_team}", f"channel:{image.slack_team}/{image.slack_channel}"})
     hits = space.vectors.search(
         IMAGE, points[0].vectors[IMAGE], 5, score_threshold=runtime.settings.slack.repost_above,
-        where=SearchFilter(audience=readers, before=as_utc(image.created_at).timestamp(), exclude=frozenset({image.id})),
+        where=SearchFilter(audience=readers_of(image.slack_team, image.slack_channel), before=as_utc(image.created_at).timestamp(), exclude=frozenset({image.id})),
         with_payload=False,
     )
     if not hits:

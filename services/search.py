@@ -114,8 +114,9 @@ def search_text(
     ``is:liked``) are ``filter_of``'s, already in ``where``."""
     parsed = parse_query(query) if isinstance(query, str) else query
     text = parsed.text
-    where = replace(where or SearchFilter(), phrases=parsed.phrases, without_words=parsed.without,
-                    has_text=True if parsed.has_text else (where.has_text if where else None))
+    where = where or SearchFilter()
+    where = replace(where, phrases=parsed.phrases, without_words=parsed.without,
+                    has_text=True if parsed.has_text else where.has_text)
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
     key = _ranking_key(space, text, score_threshold, where)
     ranking = _cached_ranking(runtime, key) if page > 1 else None

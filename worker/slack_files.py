@@ -47,10 +47,7 @@ def ingest_slack_file(
         ):
             return "duplicate"  # a file_shared event for a share its message event brought
     if known is not None and channel and channel_type:  # shared again: it is known, only its audience grows
-        with runtime.session() as session:
-            image = session.get(Image, known.id)
-            added = share_again(runtime, session, image, team, channel, ts, file_id, channel_type == "channel")
-        return "shared" if added else "duplicate"
+        return _shared_again(runtime, known.id, team, channel, ts, file_id, channel_type == "channel")
     if file is None:
         try:
             file = web_client(runtime.settings).files_info(file=file_id)["file"]
@@ -66,9 +63,7 @@ def ingest_slack_file(
     public = channel_type == "channel" if channel_type else shared_public
     ts = ts or shared_ts
     if known is not None and channel:
-        with runtime.session() as session:
-            added = share_again(runtime, session, session.get(Image, known.id), team, channel, ts, file_id, public)
-        return "shared" if added else "duplicate"
+        return _shared_again(runtime, known.id, team, channel, ts, file_id, public)
     member = user or file.get("user")
     try:
         data = download(runtime.settings, file.get("url_private_download") or file["url_private"])
@@ -101,6 +96,12 @@ def on_slack_file_failure(job: Job, connection, exc_type, exc_value, traceback) 
     kwargs = job.kwargs
     connection.delete(queued_mark(kwargs["team"], kwargs["file_id"], kwargs.get("channel"), kwargs.get("ts")))
     log.warning("Slack file %s was not taken in (%s); Slack's next event for it will try again", job.kwargs["file_id"], exc_value)
+
+
+def _shared_again(runtime, image_id: int, team: str, channel: str, ts: str | None, file_id: str, public: bool) -> str:
+    with runtime.session() as session:
+        added = share_again(runtime, session, session.get(Image, image_id), team, channel, ts, file_id, public)
+    return "shared" if added else "duplicate"
 
 
 def _title(file: dict) -> str | None:

@@ -13,7 +13,7 @@ VECTOR_NAMES = (IMAGE, TEXT)
 WORDS = "words"
 """The sparse named vector: BM25 (``core.words``) over an image's words, with the IDF modifier."""
 CHANNELS = (IMAGE, TEXT, WORDS)
-"""What a hybrid search fuses, in this order."""
+"""What a hybrid search fuses, in this order (and the order of a result's ``matched``)."""
 KEYWORD_FIELDS = ("source", "uploader", "channel")
 AUDIENCE = "audience"
 """The payload field of who may see a point (``core.access``); indexed with the keywords."""
@@ -99,6 +99,8 @@ class Stage:
     channels: tuple[str, ...]
     weight: float
     all_words: bool = False
+    inner: tuple[float, ...] = ()
+    """The weights ``channels`` are fused with first (when two)."""
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,7 @@ class HybridQuery:
         """The fusion's inputs, in order."""
         stages = []
         if self.dense is not None:
-            stages.append(Stage((IMAGE, TEXT), 1.0))
+            stages.append(Stage((IMAGE, TEXT), 1.0, inner=self.weights[:2]))
         if self.words:
             stages.append(Stage((WORDS,), self.weights[2]))
             if self.all_words:

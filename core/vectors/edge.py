@@ -18,7 +18,6 @@ import qdrant_edge as qe
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
-    CHANNELS,
     FLOAT_FIELDS,
     HAS,
     INDEXED_KEYWORDS,
@@ -158,9 +157,8 @@ class EdgeStore:
         for stage in plan:
             inputs = [qe.Prefetch(limit, query=channels[name], filter=holding if stage.all_words else condition)
                       for name in stage.channels]
-            weights = [query.weights[CHANNELS.index(name)] for name in stage.channels]
             stages.append(inputs[0] if len(inputs) == 1 else
-                          qe.Prefetch(limit, query=qe.Fusion.Rrf(query.rrf_k, weights), prefetches=inputs))
+                          qe.Prefetch(limit, query=qe.Fusion.Rrf(query.rrf_k, list(stage.inner)), prefetches=inputs))
         fused = qe.QueryRequest(limit=limit, query=qe.Fusion.Rrf(query.rrf_k, [s.weight for s in plan]),
                                 prefetches=stages, with_payload=False)
         each = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
@@ -245,14 +243,11 @@ def _channel_queries(query: HybridQuery) -> dict[str, qe.Query]:
     """The nearest-neighbour query of each channel the query can search, in CHANNELS order."""
     queries = {}
     if query.dense is not None:
-        queries[IMAGE_CHANNEL] = qe.Query.Nearest(as_list(query.dense), using=IMAGE_CHANNEL)
-        queries[TEXT_CHANNEL] = qe.Query.Nearest(as_list(query.dense), using=TEXT_CHANNEL)
+        queries.update({name: qe.Query.Nearest(as_list(query.dense), using=name) for name in VECTOR_NAMES})
     if query.words:
         queries[WORDS] = qe.Query.Nearest(_vector(query.words), using=WORDS)
     return queries
 
-
-IMAGE_CHANNEL, TEXT_CHANNEL = VECTOR_NAMES
 
 
 def _edge_filter(where: SearchFilter | None, all_words: str | None = None) -> qe.Filter | None:

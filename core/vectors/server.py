@@ -19,7 +19,6 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
-    CHANNELS,
     FLOAT_FIELDS,
     HAS,
     INDEXED_KEYWORDS,
@@ -190,9 +189,9 @@ class ServerStore:
         for stage in plan:
             inputs = [models.Prefetch(query=channels[name], using=name, limit=limit, params=self._params(name),
                                       filter=holding if stage.all_words else condition) for name in stage.channels]
-            weights = [query.weights[CHANNELS.index(name)] for name in stage.channels]
             stages.append(inputs[0] if len(inputs) == 1 else models.Prefetch(
-                query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=weights)), prefetch=inputs, limit=limit))
+                query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=list(stage.inner))), prefetch=inputs,
+                limit=limit))
         fused = models.QueryRequest(query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[s.weight for s in plan])),
                                     prefetch=stages, limit=limit)
         each = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
