@@ -9,6 +9,7 @@ images of conversations they are not in never reach them.
 import logging
 from collections.abc import Callable
 
+import redis
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
@@ -34,6 +35,12 @@ from services.similar import MAX_PAGES, similar_to
 from services.slack_files import queue_slack_file
 
 log = logging.getLogger(__name__)
+HOME_KEPT = 30 * 86400
+"""Seconds App Home is refreshed after a like elsewhere since the person last opened it."""
+
+
+def _home_mark(team: str, member: str) -> str:
+    return f"findimage:slack:home:{team}:{member}"
 
 
 class Replies:
@@ -170,6 +177,19 @@ class Replies:
         searches = list(dict.fromkeys(q for q in queries if q))[:5]
         title = "Picked for you" if found.personal else "New and popular (like some images and this becomes yours)"
         return home_view(top, title, shown, searches, statuses)
+
+    def home_opened(self, team: str, member: str) -> None:
+        """Remember for a month that the person uses App Home (likes elsewhere refresh it)."""
+        try:
+            self.runtime.redis.set(_home_mark(team, member), 1, ex=HOME_KEPT)
+        except redis.RedisError:
+            pass  # the tab is published anyway; only later refreshes are skipped
+
+    def has_home(self, team: str, member: str) -> bool:
+        try:
+            return bool(self.runtime.redis.exists(_home_mark(team, member)))
+        except redis.RedisError:
+            return False
 
     def hide(self, team: str, member: str, image_id: int) -> None:
         """"Not interested" (App Home): never in their feed again."""

@@ -265,7 +265,8 @@ def slack_backfill(
             except FindImageError as exc:
                 _fail(exc.message)
             for conversation in channel or conversations:
-                start_backfill(session, team, conversation, since.replace(tzinfo=UTC) if since else None)
+                start_backfill(session, team, conversation, since.replace(tzinfo=UTC) if since else None,
+                               settings.slack.history_from)
         rows = backfills(session)
     if not rows:
         console.print("No backfill has been asked for.")

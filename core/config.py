@@ -67,6 +67,13 @@ class SlackSettings(BaseModel):
     """Seconds a user's list of channels (which decides what they may see) is cached."""
     page_size: int = Field(default=5, ge=1, le=10)
     """Results per /findimage reply (each takes three blocks; Slack allows 50)."""
+    history_from: Literal["auto", "messages", "files"] = "auto"
+    """What a backfill reads: ``messages`` (``conversations.history`` and each thread's
+    ``conversations.replies``: the messages' text becomes captions; 50 calls a minute for an
+    app the workspace made itself), ``files`` (``files.list``: file names only, but the same
+    rate for every app), or ``auto``: messages, turning to files for the rest of a
+    conversation when Slack holds the app to 15 messages a call (apps distributed outside the
+    Marketplace: 1 call a minute)."""
     repost_above: float = Field(default=0.95, gt=0, le=1)
     """``/findimage reposts on``: a new image this close (cosine) to one posted before is a repost."""
 

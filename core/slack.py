@@ -21,16 +21,49 @@ CONVERSATION_TYPES = "public_channel,private_channel,mpim,im"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def web_client(settings: Settings) -> WebClient:
-    """A client that waits out Slack's rate limits (429 + Retry-After) and retries dropped connections."""
+def web_client(settings: Settings, wait_out_limits: bool = True) -> WebClient:
+    """A client that retries dropped connections and waits out Slack's rate limits (429 +
+    Retry-After) unless told not to (then a 429 raises ``SlackApiError``)."""
     if not settings.slack.enabled:
         raise ServiceUnavailable("Slack is not configured (FINDIMAGE_SLACK__BOT_TOKEN is not set).")
+    handlers = [ConnectionErrorRetryHandler()] + ([RateLimitErrorRetryHandler(max_retry_count=3)] if wait_out_limits else [])
     return WebClient(
-        token=settings.slack.bot_token.get_secret_value(),
-        base_url=settings.slack.api_url,
-        timeout=30,
-        retry_handlers=[ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=3)],
+        token=settings.slack.bot_token.get_secret_value(), base_url=settings.slack.api_url, timeout=30,
+        retry_handlers=handlers,
     )
+
+
+def thread_start(settings: Settings, cache: redis.Redis | None, team: str, channel: str, thread_ts: str) -> str | None:
+    """The text of the message that began a thread (a reply's context), cached for an hour.
+    ``conversations.replies`` may be held to 1 call a minute (apps outside the Marketplace):
+    when Slack says wait, the reply goes without it rather than hold up indexing."""
+    key = f"findimage:slack:thread:{team}:{channel}:{thread_ts}"
+    try:
+        cached = cache.get(key) if cache is not None else None
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        return cached.decode() or None
+    try:
+        answer = web_client(settings, wait_out_limits=False).conversations_replies(channel=channel, ts=thread_ts, limit=1)
+    except SlackApiError:
+        return None  # rate limited, or the thread is gone
+    text = next((m.get("text") or "" for m in answer.get("messages", []) if m.get("ts") == thread_ts), "")
+    try:
+        if cache is not None:
+            cache.set(key, text, ex=3600)
+    except redis.RedisError:
+        pass
+    return text or None
+
+
+def is_public_channel(settings: Settings, channel: str) -> bool:
+    """Whether the conversation is a public channel (everyone in the workspace may read it)."""
+    try:
+        info = web_client(settings).conversations_info(channel=channel)["channel"]
+    except SlackApiError as exc:
+        raise ServiceUnavailable(f"Slack did not describe {channel}: {exc.response.get('error')}") from exc
+    return not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
 
 
 def download(settings: Settings, url: str) -> bytes:

@@ -78,9 +78,10 @@ def enqueue_reindex_step(queue: Queue, runtime: Runtime, space_id: int, cursor: 
         _enqueue(queue, runtime, REINDEX_STEP_JOB, space_id, job_id, REINDEX_FAILURE_CALLBACK)
 
 
-def enqueue_backfill_step(runtime: Runtime, team: str, channel: str, page: int) -> None:
-    """Queue the step of a Slack backfill that reads ``page`` (once: the job id says which)."""
-    queue, job_id = ingest_queue(runtime), f"backfill-{team}-{channel}-{page}"
+def enqueue_backfill_step(runtime: Runtime, team: str, channel: str, source: str, page: int) -> None:
+    """Queue the step of a Slack backfill that reads its ``page``-th page of ``source``
+    (once: the job id says which)."""
+    queue, job_id = ingest_queue(runtime), f"backfill-{team}-{channel}-{source}-{page}"
     if not _job_pending(queue, job_id):
         queue.enqueue(BACKFILL_STEP_JOB, team, channel, job_id=job_id, job_timeout=runtime.settings.worker.job_timeout,
                       **job_options(runtime, BACKFILL_FAILURE_CALLBACK))

@@ -21,7 +21,8 @@ QUEUED_FOR = 7 * 86400
 def queue_slack_file(runtime: Runtime, queue: Queue, team: str, file_id: str, **context) -> bool:
     """Queue the file for download and indexing; False when it was queued before.
     ``context``: ``channel``, ``channel_type``, ``ts``, ``user`` and ``text`` (the message's),
-    and ``file`` when Slack's description of it is at hand."""
+    ``thread_ts`` and ``thread`` (a reply's thread and its first message's text), and
+    ``file`` when Slack's description of it is at hand."""
     mark = queued_mark(team, file_id, context.get("channel"), context.get("ts"))
     try:
         if not runtime.redis.set(mark, 1, nx=True, ex=QUEUED_FOR):

@@ -2,8 +2,8 @@
 walls; this is the only thing faked). It records every call with its headers, and:
 
 - answers the Web API (``/api/<method>``): auth.test, files.info, files.list, users.conversations,
-  conversations.members, chat.*, views.*, apps.connections.open; answers 429 with a
-  Retry-After for a method told to be rate limited;
+  conversations.members, .info, .history and .replies, chat.*, views.*, apps.connections.open;
+  answers 429 with a Retry-After for a method told to be rate limited;
 - serves files at their ``url_private`` only to the bot token (else, like Slack, a 200 with
   its HTML login page);
 - takes ``response_url`` posts (``/response/<n>``);
@@ -47,6 +47,13 @@ class FakeSlack:
     """Workspace admins (``users.info``)."""
     channel_names: dict[str, str] = field(default_factory=dict)
     """conversation id -> its name (``design``)."""
+    private: set[str] = field(default_factory=set)
+    """Conversations that are private channels (``conversations.info``)."""
+    messages: dict[str, list[dict]] = field(default_factory=dict)
+    """conversation id -> its messages, replies included (``post``)."""
+    history_limit: int = 200
+    """Most messages a ``conversations.history`` or ``.replies`` call gives (15 for an app
+    Slack holds to its lowest limit)."""
     rate_limited: dict[str, int] = field(default_factory=dict)
     """method (or ``"file"``, for downloads) -> how many of its next calls answer 429."""
     per_minute: dict[str, int] = field(default_factory=dict)
@@ -84,6 +91,20 @@ class FakeSlack:
             "shares": {"public" if public else "private": {channel: [{"ts": ts}]}}, "created": int(float(ts)),
         }
         return self.files[file_id]
+
+    def post(self, channel: str, ts: str, text: str = "", *, user: str = "U1", files: tuple[str, ...] = (),
+             thread_ts: str | None = None, broadcast: bool = False) -> dict:
+        """A message in the conversation's history, with the files (``add_file``) it shares."""
+        message = {"type": "message", "ts": ts, "user": user, "text": text,
+                   "files": [{k: v for k, v in self.files[f].items() if k != "shares"} for f in files]}
+        if files:
+            message["subtype"] = "file_share"
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+            if broadcast:
+                message["subtype"] = "thread_broadcast"
+        self.messages.setdefault(channel, []).append(message)
+        return message
 
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -146,6 +167,13 @@ class FakeSlack:
             ids = self.channels.get(params.get("user"), [])
             return {"ok": True, "channels": [{"id": c, "name": self.channel_names.get(c, "")} for c in ids],
                     "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = params.get("channel")
+            return {"ok": True, "channel": {"id": channel, "is_private": channel in self.private}}
+        if method == "conversations.history":
+            return self._history(params)
+        if method == "conversations.replies":
+            return self._replies(params)
         if method == "conversations.members":
             members = [u for u, ids in self.channels.items() if params.get("channel") in ids]
             return {"ok": True, "members": members, "response_metadata": {"next_cursor": ""}}
@@ -179,6 +207,30 @@ class FakeSlack:
         pages = max(1, -(-len(found) // count))
         return {"ok": True, "files": found[(page - 1) * count : page * count],
                 "paging": {"count": count, "total": len(found), "page": page, "pages": pages}}
+
+    def _history(self, params: dict) -> dict:
+        """Newest first, replies left out (but those also sent to the channel), paged by cursor."""
+        lo, hi = float(params.get("oldest", 0)), float(params.get("latest", 1e12))
+        everything = self.messages.get(params.get("channel"), [])
+        found = []
+        for m in everything:
+            top = m.get("thread_ts", m["ts"]) == m["ts"]
+            if lo <= float(m["ts"]) <= hi and (top or m.get("subtype") == "thread_broadcast"):
+                replies = sum(r.get("thread_ts") == m["ts"] != r["ts"] for r in everything)
+                found.append({**m, "reply_count": replies, "thread_ts": m["ts"]} if top and replies else m)
+        return self._paged(sorted(found, key=lambda m: -float(m["ts"])), params)
+
+    def _replies(self, params: dict) -> dict:
+        """A thread, its first message first."""
+        ts = params.get("ts")
+        thread = [m for m in self.messages.get(params.get("channel"), []) if m["ts"] == ts or m.get("thread_ts") == ts]
+        return self._paged(sorted(thread, key=lambda m: float(m["ts"])), params)
+
+    def _paged(self, messages: list[dict], params: dict) -> dict:
+        start, limit = int(params.get("cursor") or 0), min(int(params.get("limit", 100)), self.history_limit)
+        more = start + limit < len(messages)
+        return {"ok": True, "messages": messages[start : start + limit], "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     async def _file(self, request: web.Request) -> web.Response:
         self.calls.append(Call("file", dict(request.headers), {"path": request.match_info["path"]}))

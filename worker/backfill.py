@@ -1,16 +1,26 @@
-"""The steps of a backfill (``services.backfill``): one page of ``files.list`` each, its
-images queued as live shares are, the position stored, the next step queued. Slack's 429s
-are waited out (``core.slack.web_client``), then RQ retries the step with its backoff."""
+"""The steps of a backfill (``services.backfill``): one page of the conversation's history
+each, its images queued as live shares are, the position stored, the next step queued.
+Slack's 429s are waited out (``core.slack.web_client``), then RQ retries the step with its
+backoff.
+
+A page is read from the messages (``conversations.history``, 200 a call, and each thread's
+``conversations.replies``: the text around an image becomes its caption) or from the files
+(``files.list``, 100 image files a call: names and titles only). ``slack.history_from =
+auto`` reads messages until Slack holds the app to 15 messages a call (apps distributed
+outside the Marketplace, at 1 call a minute), then the rest of the conversation by its files.
+"""
 
 import logging
+from dataclasses import dataclass, field
 
 from rq.job import Job
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 from core.models import SlackBackfill, utcnow
 from core.runtime import Runtime
-from core.slack import web_client
+from core.slack import is_public_channel, web_client
 from services.queue import enqueue_backfill_step, ingest_queue
 from services.slack_files import queue_slack_file
 from worker.context import current_runtime
@@ -18,8 +28,25 @@ from worker.context import current_runtime
 log = logging.getLogger(__name__)
 PAGE = 100
 """Files a ``files.list`` page holds."""
+HISTORY_PAGE = 200
+"""Messages asked of a ``conversations.history`` or ``conversations.replies`` call."""
+HELD_PAGE = 15
+"""What Slack gives an app it holds to its lowest history limit, whatever it asks for."""
 FILE_FIELDS = ("id", "name", "title", "mimetype", "user", "url_private", "url_private_download", "shares")
 """What a page says of a file that taking it in needs (so no ``files.info`` call per file)."""
+GIVING_UP = ("channel_not_found", "not_in_channel", "missing_scope")
+
+
+@dataclass
+class _Page:
+    found: list[dict]
+    """``queue_slack_file`` keyword arguments, one per image."""
+    moved: dict
+    """The row's new position."""
+    done: bool
+    total: int | None = None
+    facts: dict = field(default_factory=dict)
+    """What the first step learnt of the conversation (``public``)."""
 
 
 def backfill_step(team: str, channel: str) -> str:
@@ -29,49 +56,109 @@ def backfill_step(team: str, channel: str) -> str:
         row = session.get(SlackBackfill, (team, channel))
         if row is None or row.state != "running":
             return row.state if row else "gone"
-        page, since, until = row.page, row.since, row.until
+        at = row.model_copy()
+    read = _read_messages if at.source == "messages" else _read_files
     try:
-        answer = web_client(runtime.settings).files_list(
-            channel=channel, types="images", ts_from=str(int(since)), ts_to=str(int(until) + 1), page=page, count=PAGE
-        )
+        page = read(runtime, web_client(runtime.settings), at)
     except SlackApiError as exc:
-        if exc.response.get("error") in ("channel_not_found", "not_in_channel", "missing_scope"):
+        if exc.response.get("error") in GIVING_UP:
             return _fail(runtime, team, channel, exc.response.get("error"))
         raise
-    files = [f for f in answer.get("files", []) if str(f.get("mimetype", "")).startswith("image/")]
+    channel_type = {True: "channel", False: "group", None: None}[page.facts.get("public", at.public)]
     queue = ingest_queue(runtime)
-    queued = sum(
-        queue_slack_file(runtime, queue, team, f["id"], channel=channel, ts=_share_ts(f, channel), user=f.get("user"),
-                         file={key: f[key] for key in FILE_FIELDS if key in f})
-        for f in files
-    )
-    paging = answer.get("paging") or {}
+    queued = sum(queue_slack_file(runtime, queue, team, channel_type=channel_type, **found) for found in page.found)
     with runtime.session() as session:
         row = session.get(SlackBackfill, (team, channel))
-        if row is None or row.state != "running" or row.page != page:
+        if row is None or row.state != "running" or (row.source, row.page) != (at.source, at.page):
             return row.state if row else "gone"  # cancelled, or another step got here first
-        row.seen, row.queued = row.seen + len(files), row.queued + queued
-        row.total = max(int(paging.get("total", 0)), row.seen)
-        row.page, row.updated_at = page + 1, utcnow()
-        if not answer.get("files") or page >= int(paging.get("pages", page)):
-            row.state = "done"
+        for key, value in {**page.facts, **page.moved}.items():
+            setattr(row, key, value)
+        row.seen, row.queued = row.seen + len(page.found), row.queued + queued
+        row.total = max(page.total if page.total is not None else row.total, row.seen)
+        row.state, row.updated_at = "done" if page.done else "running", utcnow()
         session.add(row)
         session.commit()
-        state, seen, new = row.state, row.seen, row.queued
+        state, seen, new, position = row.state, row.seen, row.queued, (row.source, row.page)
     if state == "running":
-        enqueue_backfill_step(runtime, team, channel, page + 1)
+        enqueue_backfill_step(runtime, team, channel, *position)
     else:
         log.info("Backfill of %s/%s done: %d images found, %d new", team, channel, seen, new)
     return state
+
+
+def _read_files(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:
+    answer = client.files_list(channel=at.channel, types="images", ts_from=str(int(at.since)),
+                               ts_to=str(int(at.until) + 1), page=at.page, count=PAGE)
+    files = [f for f in answer.get("files", []) if _is_image(f)]
+    paging = answer.get("paging") or {}
+    found = [{"file_id": f["id"], "channel": at.channel, "ts": _share_ts(f, at.channel), "user": f.get("user"),
+              "file": {key: f[key] for key in FILE_FIELDS if key in f}} for f in files]
+    done = not answer.get("files") or at.page >= int(paging.get("pages", at.page))
+    return _Page(found, {"page": at.page + 1}, done, total=int(paging.get("total", 0)))
+
+
+def _read_messages(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:
+    first = at.cursor is None
+    answer = client.conversations_history(channel=at.channel, oldest=f"{at.since:.6f}", latest=f"{at.until:.6f}",
+                                          inclusive=True, limit=HISTORY_PAGE, cursor=at.cursor)
+    messages = answer.get("messages", [])
+    found = []
+    for message in messages:
+        if message.get("thread_ts", message.get("ts")) != message.get("ts"):
+            continue  # a reply also sent to the channel: read with its thread, below
+        found += _images_of(message, at.channel)
+        if message.get("reply_count"):
+            for reply in _replies(client, at.channel, message["ts"]):
+                found += _images_of(reply, at.channel, thread=message.get("text"))
+    cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+    more = bool(answer.get("has_more") and cursor)
+    moved = {"page": at.page + 1, "cursor": cursor}
+    if more and runtime.settings.slack.history_from == "auto" and len(messages) <= HELD_PAGE:
+        # Slack holds this app to its lowest history limit: read the rest by its files.
+        oldest = min((float(m["ts"]) for m in messages), default=at.until)
+        moved = {"source": "files", "page": 1, "cursor": None, "until": oldest}
+        log.info("Slack gives %s 15 messages a call: the rest of its history is read from files.list", at.channel)
+    facts, total = {}, None
+    if first:  # the conversation's kind and size, once (two calls)
+        facts["public"] = is_public_channel(runtime.settings, at.channel)
+        counted = client.files_list(channel=at.channel, types="images", ts_from=str(int(at.since)),
+                                    ts_to=str(int(at.until) + 1), count=1)
+        total = int((counted.get("paging") or {}).get("total", 0))
+    return _Page(found, moved, done=not more, total=total, facts=facts)
+
+
+def _replies(client: WebClient, channel: str, thread_ts: str) -> list[dict]:
+    """A thread's replies (its first message left out), every page."""
+    replies = []
+    for page in client.conversations_replies(channel=channel, ts=thread_ts, limit=HISTORY_PAGE):
+        replies += [m for m in page.get("messages", []) if m.get("ts") != thread_ts]
+    return replies
+
+
+def _images_of(message: dict, channel: str, thread: str | None = None) -> list[dict]:
+    """What queues each image file of a message, with the message's text (and thread's)."""
+    return [
+        {"file_id": f["id"], "channel": channel, "ts": message["ts"], "user": message.get("user") or f.get("user"),
+         "text": message.get("text") or None, "thread_ts": message.get("thread_ts"), "thread": thread or None,
+         # A file shown as "check_file_info" is described only by files.info (the job asks).
+         **({"file": {key: f[key] for key in FILE_FIELDS if key in f}} if "url_private" in f else {})}
+        for f in message.get("files", []) if _is_image(f)
+    ]
+
+
+def _is_image(file: dict) -> bool:
+    """An image file still there (deleted files stay as tombstones; a free workspace hides old ones)."""
+    return str(file.get("mimetype", "")).startswith("image/") and file.get("mode") not in ("tombstone", "hidden_by_limit")
 
 
 def resume_backfills(runtime: Runtime) -> int:
     """Queue the next step of every backfill under way (once: the step's job id says which
     page); what a worker does when it starts, and every few seconds after."""
     with runtime.session() as session:
-        running = [(r.team, r.channel, r.page) for r in session.exec(select(SlackBackfill).where(SlackBackfill.state == "running"))]
-    for team, channel, page in running:
-        enqueue_backfill_step(runtime, team, channel, page)
+        running = [(r.team, r.channel, r.source, r.page)
+                   for r in session.exec(select(SlackBackfill).where(SlackBackfill.state == "running"))]
+    for team, channel, source, page in running:
+        enqueue_backfill_step(runtime, team, channel, source, page)
     return len(running)
 
 

@@ -15,7 +15,7 @@ from core.accounts import slack_user
 from core.errors import InvalidImage
 from core.models import Image, ImageSource
 from core.shares import shares_where
-from core.slack import download, web_client
+from core.slack import download, thread_start, web_client
 from services.ingest import submit_image
 from services.queue import ingest_queue
 from services.shares import share_again
@@ -33,12 +33,15 @@ def ingest_slack_file(
     user: str | None = None,
     text: str | None = None,
     file: dict | None = None,
+    thread_ts: str | None = None,
+    thread: str | None = None,
 ) -> str:
     """Download and queue one Slack file for indexing. Returns what happened: ``queued``,
     ``shared`` (known, and now shared in one more message: its audience grew), ``duplicate``
     (this share was known), ``ignored`` (not an image) or ``rejected`` (not a valid image). Slack or network trouble raises, and RQ retries the job. ``file``: what
     Slack already said of the file (a backfill's ``files.list`` page), saving the
-    ``files.info`` call."""
+    ``files.info`` call. A reply (``thread_ts`` not its own ``ts``) is captioned with its
+    text and the thread's first message (``thread``, else asked of Slack)."""
     runtime = current_runtime()
     with runtime.session() as session:
         known = session.exec(select(Image).where(Image.slack_team == team, Image.slack_file_id == file_id)).first()
@@ -65,6 +68,8 @@ def ingest_slack_file(
     if known is not None and channel:
         return _shared_again(runtime, known.id, team, channel, ts, file_id, public)
     member = user or file.get("user")
+    if thread is None and thread_ts and thread_ts != ts and channel:
+        thread = thread_start(runtime.settings, runtime.redis, team, channel, thread_ts)
     try:
         data = download(runtime.settings, file.get("url_private_download") or file["url_private"])
         with runtime.session() as session:
@@ -75,7 +80,7 @@ def ingest_slack_file(
             data,
             source=ImageSource.slack,
             uploader=uploader,
-            caption=text or _title(file),
+            caption=_caption(text, thread) or _title(file),
             slack_team=team,
             slack_channel=channel,
             slack_public=public,
@@ -102,6 +107,11 @@ def _shared_again(runtime, image_id: int, team: str, channel: str, ts: str | Non
     with runtime.session() as session:
         added = share_again(runtime, session, session.get(Image, image_id), team, channel, ts, file_id, public)
     return "shared" if added else "duplicate"
+
+
+def _caption(text: str | None, thread: str | None) -> str | None:
+    """The message's text, then its thread's first message (what the reply answers)."""
+    return "\n".join(part for part in (text, thread) if part and part.strip()) or None
 
 
 def _title(file: dict) -> str | None:

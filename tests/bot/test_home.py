@@ -73,3 +73,23 @@ def test_a_like_or_not_interested_in_home_is_recorded_and_home_published_again(b
     with bot_runtime.session() as session:
         assert [like.image_id for like in session.exec(select(Like))] == [ids[0]]
         assert [n.image_id for n in session.exec(select(NotInterested))] == [ids[1]]
+
+
+def test_a_like_given_elsewhere_refreshes_the_home_of_whoever_uses_it(bot, slack, bot_runtime):
+    from tests.bot.test_events import TS, file_share, indexed_slack_image
+    from tests.factories import distinct_jpeg
+
+    wait_for_status(bot_runtime, upload_web_images(bot, 2))
+    event(bot, file_share(slack.add_file("F7", distinct_jpeg(7))))
+    indexed_slack_image(bot_runtime)
+    open_home(bot, user="U3")
+    assert "New and popular" in json.dumps(published(slack)[-1])
+    heart = {"type": "reaction_added", "reaction": "heart", "item": {"type": "message", "channel": "C1", "ts": TS}}
+    event(bot, {**heart, "user": "U3"})
+    settle(bot)
+    refreshed = published(slack)
+    assert len(refreshed) == 2 and slack.called("views.publish")[-1].params["user_id"] == "U3"
+    assert "Picked for you" in json.dumps(refreshed[-1])  # the like made the feed theirs
+    event(bot, {**heart, "user": "U4"})  # U4 never opened the tab: nothing published for them
+    settle(bot)
+    assert [c.params["user_id"] for c in slack.called("views.publish")] == ["U3", "U3"]

@@ -3,7 +3,7 @@
 
 import json
 
-from bot.listeners.events.home import publish_home
+from bot.listeners.events.home import publish_home, refresh_home
 from bot.listening import Listening
 
 
@@ -15,6 +15,7 @@ def like(listening: Listening):
             await publish_home(listening, client, context.team_id, context.user_id)
         else:
             await respond(response_type="ephemeral", replace_original=False, **message)
+            await refresh_home(listening, client, context.team_id, context.user_id)
 
     return like_button
 

@@ -27,7 +27,8 @@ def message(listening: Listening):
                 await listening.run(
                     _queue_file, listening.runtime_of(), context.team_id, file["id"],
                     {"channel": event.get("channel"), "channel_type": event.get("channel_type"), "ts": event.get("ts"),
-                     "user": event.get("user"), "text": event.get("text") or None},
+                     "user": event.get("user"), "text": event.get("text") or None,
+                     "thread_ts": event.get("thread_ts")},
                 )
 
     return on_message
