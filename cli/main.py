@@ -251,6 +251,7 @@ def slack_backfill(
     channel: Annotated[list[str] | None, typer.Option(help="A conversation id (repeat for more); default every one the bot is in")] = None,
     since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Only images shared from this day on")] = None,
     status: Annotated[bool, typer.Option("--status", help="Only show how far each backfill is")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Show a progress bar per conversation until done")] = False,
 ) -> None:
     """Index the images posted before the bot joined (it does so by itself when it joins a
     channel). `findimage serve` (or the workers) does the reading; this asks for it."""
@@ -270,8 +271,39 @@ def slack_backfill(
         rows = backfills(session)
     if not rows:
         console.print("No backfill has been asked for.")
-    for row in rows:
+    elif follow:
+        _follow_backfills()
+    for row in rows if not follow else []:
         console.print(f"{row.team}/{row.channel}: {described(row)}")
+
+
+def _follow_backfills() -> None:
+    """A bar per conversation (images found of Slack's estimate) until none is running."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from services.backfill import backfills, described
+
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as progress, \
+                _database() as session:
+            tasks: dict[tuple[str, str], int] = {}
+            while True:
+                session.expire_all()
+                rows = backfills(session)
+                for row in rows:
+                    key = (row.team, row.channel)
+                    if key not in tasks:
+                        tasks[key] = progress.add_task(f"{row.team}/{row.channel}", total=None)
+                    progress.update(tasks[key], completed=row.seen, total=max(row.total, row.seen) or None,
+                                    description=f"{row.team}/{row.channel}: {described(row)}")
+                if all(row.state != "running" for row in rows):
+                    break
+                time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("It goes on in the background: `findimage slack backfill --status` shows how far it is.")
+        raise typer.Exit(code=0) from None
 
 
 user_app = typer.Typer(help="People and their access.", no_args_is_help=True)

@@ -98,6 +98,8 @@ def test_a_backfill_stopped_mid_way_goes_on_from_its_page(runtime, history, cli_
 
     shown = CliRunner().invoke(app, ["slack", "backfill", "--status"])
     assert shown.exit_code == 0 and "C1: 25 of ~25 images (done)" in shown.output
+    followed = CliRunner().invoke(app, ["slack", "backfill", "--status", "--follow"])  # the bars, till done
+    assert followed.exit_code == 0 and "25/25" in followed.output and "(done)" in followed.output
 
 
 def test_a_workspace_admin_asks_for_a_channels_history_others_are_told_no(bot, history, bot_runtime):
