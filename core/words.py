@@ -14,6 +14,7 @@ import qdrant_edge as qe
 
 from core.vectors.base import HAS, WORDS, WORDS_FIELD, Sparse
 
+FILENAME = "filename"
 MAX_CHARS = 20_000
 """Words kept per image (a dense document page is about 3,000 characters)."""
 
@@ -31,22 +32,40 @@ class Words:
         """The words of an ``Image`` row, with the text OCR read in it (if any yet)."""
         return cls(caption=image.caption, ocr=ocr or None, filename=image.filename)
 
+    @classmethod
+    def of_payload(cls, payload: dict) -> "Words | None":
+        """The fields a point's payload was made of (``payload()``), or None for a point
+        stored before the payload kept its file name."""
+        if FILENAME not in payload:
+            return None
+        caption, filename, rest = payload.get("caption"), payload.get(FILENAME), payload.get(WORDS_FIELD) or ""
+        if caption and rest.startswith(caption):
+            rest = rest[len(caption):].removeprefix("\n")
+        name = _name_words(filename)
+        if name and rest.endswith(name):
+            rest = rest[: -len(name)].removesuffix("\n")
+        return cls(caption=caption, ocr=rest or None, filename=filename)
+
     def document(self) -> str:
         """All of it as one text, the file name split into words (``q3-revenue.png``: q3 revenue png)."""
-        name = " ".join(re.split(r"[\W_]+", self.filename)) if self.filename else None
-        return "\n".join(part for part in (self.caption, self.ocr, name) if part)[:MAX_CHARS]
+        return "\n".join(part for part in (self.caption, self.ocr, _name_words(self.filename)) if part)[:MAX_CHARS]
 
     def vector(self) -> Sparse:
         return document_vector(self.document())
 
     def payload(self) -> dict:
-        """The payload fields that go with the vector (indexed for phrases and exclusions)."""
-        return {WORDS_FIELD: self.document(), HAS: ["text"] if self.ocr else []}
+        """The payload fields that go with the vector (indexed for phrases and exclusions),
+        and the file name (so that ``of_payload`` can tell the words apart for snippets)."""
+        return {WORDS_FIELD: self.document(), HAS: ["text"] if self.ocr else [], FILENAME: self.filename}
 
     def vectors(self) -> dict[str, Sparse]:
         """The point's ``words`` vector, or none when there are no words."""
         vector = self.vector()
         return {WORDS: vector} if vector else {}
+
+
+def _name_words(filename: str | None) -> str | None:
+    return " ".join(re.split(r"[\W_]+", filename)) if filename else None
 
 
 @cache

@@ -3,11 +3,11 @@
 A query (``services.query_language``) is embedded twice: with CLIP's text tower (the vector
 is cached in Redis, shared by every API process) and with BM25 (``core.words``). One batch
 to the vector store then searches the ``image`` vectors (text to image), the ``text``
-vectors (captions) and the sparse ``words`` (caption, OCR text, file name), every filter and
-the viewer's audience applied inside each, and the engine fuses the three lists by
-weighted reciprocal rank, which needs no common scale. The same batch returns each
-channel's own list, which says which channels found a result and how far it stands out
-(``recommender.relevance``), and which results hold every word of the query.
+vectors (captions), the sparse ``words`` (caption, OCR text, file name) and the words of
+the images holding every word of the query, every filter and the viewer's audience
+applied inside each, and the lists are fused by weighted reciprocal rank, Qdrant's
+formula (``recommender.fusion``), which needs no common scale. The lists also say which
+channels found a result and how far it stands out (``recommender.relevance``).
 
 Approximate search with a growing offset can repeat or skip images between pages, so a
 query is ranked once, up to ``MAX_RANKED`` results, and the ranking is kept in Redis for
@@ -41,9 +41,10 @@ from core.runtime import OpenSpace, Runtime
 from core.slack import channel_named
 from core.texts import texts_of
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
-from core.vectors.base import CHANNELS, WORDS, HybridHits, HybridQuery
+from core.vectors.base import CHANNELS, WORDS, WORDS_FIELD, HybridHits, HybridQuery
+from core.words import FILENAME, Words, terms_of
 from core.words import query_vector as words_query
-from core.words import terms_of
+from recommender.fusion import rrf
 from recommender.relevance import strong_above
 from services.query_language import InvalidQuery, ParsedQuery, parse_query
 from services.snippets import Snippet, snippets_for
@@ -84,6 +85,8 @@ class Match:
     """A strong match: it holds every word of the query, or a channel's score puts it far
     above the rest of this query's candidates."""
     snippets: list[Snippet] = field(default_factory=list)
+    words: Words | None = field(default=None, repr=False, compare=False)
+    """Its words as the payload holds them (what its snippets are made from)."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def search_text(
         with timed("search"):
             hits = space.vectors.hybrid(hybrid, MAX_RANKED, where)
         with timed("fuse"):
-            ranking = rank(hits, score_threshold)
+            ranking = rank(hits, fused(hybrid, hits, MAX_RANKED), score_threshold)
         _cache_set(runtime, {key: (json.dumps(ranking), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
     results = with_snippets(runtime, with_payloads(space, ranking[start : start + limit]), text)
@@ -162,39 +165,55 @@ def filter_of(runtime: Runtime, session: Session, user: User, viewer: Viewer, pa
     )
 
 
-def rank(hits: HybridHits, score_threshold: float | None = None) -> list[Ranked]:
-    """The engine's fused order, each result with the channels that found it, its best dense
+def fused(query: HybridQuery, hits: HybridHits, limit: int) -> list[int]:
+    """The ids of the query's plan fused: the CLIP channels into one ranking, then that with
+    the words and the all-words rankings."""
+    plan, rankings = query.plan(), []
+    for stage in plan:
+        if len(stage.channels) == 1:
+            rankings.append(hits.ranking(stage))
+        else:
+            inner = [[h.id for h in hits.channels.get(channel, [])] for channel in stage.channels]
+            rankings.append([i for i, _ in rrf(inner, query.rrf_k, stage.inner, limit)])
+    return [i for i, _ in rrf(rankings, query.rrf_k, [stage.weight for stage in plan], limit)]
+
+
+def rank(hits: HybridHits, order: list[int], score_threshold: float | None = None) -> list[Ranked]:
+    """The fused ``order``, each result with the channels that found it, its best dense
     cosine and whether it is strong. ``score_threshold`` drops results whose best cosine is
     below it, unless they hold every word of the query."""
-    found: dict[int, dict[str, float]] = {}
-    for channel, channel_hits in hits.channels.items():
-        for hit in channel_hits:
-            found.setdefault(hit.id, {})[channel] = hit.score
+    scores = {channel: {h.id: h.score for h in channel_hits} for channel, channel_hits in hits.channels.items()}
     bars = {channel: strong_above([h.score for h in channel_hits]) for channel, channel_hits in hits.channels.items()
             if channel != WORDS}
+    dense = [(scores[c], bars[c]) for c in (IMAGE, TEXT) if c in scores]
+    holding_all = hits.holding_all
     ranking = []
-    for hit in hits.fused:
-        scores = found.get(hit.id, {})
-        best = max((scores[c] for c in (IMAGE, TEXT) if c in scores), default=0.0)
-        all_words = hit.id in hits.all_words
-        if score_threshold is not None and best < score_threshold and not all_words:
+    for id_ in order:
+        best, strong = None, id_ in holding_all
+        for channel_scores, bar in dense:
+            score = channel_scores.get(id_)
+            if score is not None:
+                best, strong = score if best is None else max(best, score), strong or score >= bar
+        best = 0.0 if best is None else best
+        if score_threshold is not None and best < score_threshold and id_ not in holding_all:
             continue
-        strong = all_words or any(scores.get(channel, -2.0) >= bar for channel, bar in bars.items())
-        ranking.append(Ranked(hit.id, round(float(best), 6), [c for c in CHANNELS if c in scores], strong))
+        ranking.append(Ranked(id_, round(float(best), 6), [c for c in CHANNELS if id_ in scores.get(c, ())], strong))
     return ranking
 
 
 def with_snippets(runtime: Runtime, matches: list[Match], query: str) -> list[Match]:
-    """The matches with the pieces of their words that hold the query's words."""
-    if not matches:
-        return matches
-    ids = [m.id for m in matches]
-    with runtime.session() as session:
-        rows = {i.id: i for i in session.exec(select(Image).where(col(Image.id).in_(ids)))}
-        texts = texts_of(session, ids)
+    """The matches with the pieces of their words that hold the query's words (their words
+    from the payload, or, for a point stored before it kept them apart, the database)."""
+    words = {m.id: m.words for m in matches if m.words is not None}
+    older = [m.id for m in matches if m.words is None]
+    if older:
+        with runtime.session() as session:
+            rows = {i.id: i for i in session.exec(select(Image).where(col(Image.id).in_(older)))}
+            texts = texts_of(session, older)
+        words.update({i: Words.of(image, texts.get(i)) for i, image in rows.items()})
     return [
-        replace(m, snippets=snippets_for({"ocr": texts.get(m.id), "caption": image.caption, "filename": image.filename},
-                                         query)) if (image := rows.get(m.id)) is not None else m
+        replace(m, words=None, snippets=snippets_for({"ocr": w.ocr, "caption": w.caption, "filename": w.filename}, query))
+        if (w := words.get(m.id)) is not None else m
         for m in matches
     ]
 
@@ -254,9 +273,10 @@ def _query_vector(runtime: Runtime, space: OpenSpace, text: str) -> tuple[np.nda
 def with_payloads(space: OpenSpace, ranked: list[Ranked]) -> list[Match]:
     """The ranked images with their captions and sources; an image deleted since it was
     ranked is left out."""
-    payloads = space.vectors.payloads([r.id for r in ranked], fields=("caption", "source"))
+    payloads = space.vectors.payloads([r.id for r in ranked], fields=("caption", "source", WORDS_FIELD, FILENAME))
     return [
-        Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"), r.strong)
+        Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"), r.strong,
+              words=Words.of_payload(payload))
         for r in ranked
         if (payload := payloads.get(r.id)) is not None
     ]

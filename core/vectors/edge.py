@@ -19,6 +19,7 @@ from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
     FLOAT_FIELDS,
+    FULL_SCAN_KB,
     HAS,
     INDEXED_KEYWORDS,
     VECTOR_NAMES,
@@ -70,6 +71,7 @@ class EdgeStore:
         config = qe.EdgeConfig(
             vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine) for name in VECTOR_NAMES},
             on_disk_payload=True,
+            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=FULL_SCAN_KB),
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=threshold_kb),
         )
         self._claim()
@@ -149,30 +151,18 @@ class EdgeStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
-        plan, channels = query.plan(), _channel_queries(query)
-        if not plan:
-            return HybridHits([], {}, set())
-        condition, holding = _edge_filter(where), _edge_filter(where, all_words=query.all_words)
-        stages = []
-        for stage in plan:
-            inputs = [qe.Prefetch(limit, query=channels[name], filter=holding if stage.all_words else condition)
-                      for name in stage.channels]
-            stages.append(inputs[0] if len(inputs) == 1 else
-                          qe.Prefetch(limit, query=qe.Fusion.Rrf(query.rrf_k, list(stage.inner)), prefetches=inputs))
-        fused = qe.QueryRequest(limit=limit, query=qe.Fusion.Rrf(query.rrf_k, [s.weight for s in plan]),
-                                prefetches=stages, with_payload=False)
-        each = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
-                for nearest in channels.values()]
-        all_words = any(stage.all_words for stage in plan)
-        if all_words:
-            each.append(qe.QueryRequest(limit=limit, query=channels[WORDS], filter=holding, with_payload=False))
-        results = self._call(self.shard.query_batch, qe.QueryBatchRequest([fused, *each]))
+        channels = _channel_queries(query)
+        condition = _edge_filter(where)
+        requests = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
+                    for nearest in channels.values()]
+        if query.all_words and WORDS in channels:
+            holding = _edge_filter(where, all_words=query.all_words)
+            requests.append(qe.QueryRequest(limit=limit, query=channels[WORDS], filter=holding, with_payload=False))
+        if not requests:
+            return HybridHits({}, [])
+        results = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
         hits = [[Hit(id=p.id, score=p.score, payload={}) for p in points] for points in results]
-        return HybridHits(
-            fused=hits[0],
-            channels=dict(zip(channels, hits[1:])),
-            all_words={h.id for h in hits[-1]} if all_words else set(),
-        )
+        return HybridHits(dict(zip(channels, hits)), hits[len(channels)] if len(hits) > len(channels) else [])
 
     def set_payload(self, ids: Sequence[int], payload: dict) -> None:
         stored = [r.id for r in self._call(self.shard.retrieve, list(ids), with_payload=False, with_vector=False)]

@@ -20,6 +20,7 @@ from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
     FLOAT_FIELDS,
+    FULL_SCAN_KB,
     HAS,
     INDEXED_KEYWORDS,
     VECTOR_NAMES,
@@ -108,6 +109,7 @@ class ServerStore:
                 for name in VECTOR_NAMES
             },
             "sparse_vectors_config": self.sparse_config(),
+            "hnsw_config": models.HnswConfigDiff(full_scan_threshold=FULL_SCAN_KB),
             "shard_number": self.shards,
             "replication_factor": self.replicas,
             "quantization_config": models.ScalarQuantization(
@@ -181,32 +183,19 @@ class ServerStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
-        plan, channels = query.plan(), _channel_queries(query)
-        if not plan:
-            return HybridHits([], {}, set())
-        condition, holding = _server_filter(where), _server_filter(where, all_words=query.all_words)
-        stages = []
-        for stage in plan:
-            inputs = [models.Prefetch(query=channels[name], using=name, limit=limit, params=self._params(name),
-                                      filter=holding if stage.all_words else condition) for name in stage.channels]
-            stages.append(inputs[0] if len(inputs) == 1 else models.Prefetch(
-                query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=list(stage.inner))), prefetch=inputs,
-                limit=limit))
-        fused = models.QueryRequest(query=models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[s.weight for s in plan])),
-                                    prefetch=stages, limit=limit)
-        each = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
-                for name, nearest in channels.items()]
-        all_words = any(stage.all_words for stage in plan)
-        if all_words:
-            each.append(models.QueryRequest(query=channels[WORDS], using=WORDS, limit=limit, filter=holding))
+        channels = _channel_queries(query)
+        condition = _server_filter(where)
+        requests = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
+                    for name, nearest in channels.items()]
+        if query.all_words and WORDS in channels:
+            holding = _server_filter(where, all_words=query.all_words)
+            requests.append(models.QueryRequest(query=channels[WORDS], using=WORDS, limit=limit, filter=holding))
+        if not requests:
+            return HybridHits({}, [])
         with _translated():
-            results = self.client.query_batch_points(self.collection, [fused, *each])
+            results = self.client.query_batch_points(self.collection, requests)
         hits = [[Hit(id=p.id, score=p.score, payload={}) for p in response.points] for response in results]
-        return HybridHits(
-            fused=hits[0],
-            channels=dict(zip(channels, hits[1:])),
-            all_words={h.id for h in hits[-1]} if all_words else set(),
-        )
+        return HybridHits(dict(zip(channels, hits)), hits[len(channels)] if len(hits) > len(channels) else [])
 
     def set_payload(self, ids: Sequence[int], payload: dict) -> None:
         with _translated():

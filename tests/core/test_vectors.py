@@ -223,24 +223,31 @@ def words_query(text: str, dense=None) -> HybridQuery:
     return HybridQuery(dense, query_vector(text), all_words=text)
 
 
+def fused_ids(store, query: HybridQuery, limit: int = 10, where: SearchFilter | None = None) -> list[int]:
+    """The ids of the ranking text search makes of the store's lists."""
+    from services.search import fused
+
+    return fused(query, store.hybrid(query, limit=limit, where=where), limit)
+
+
 def test_the_words_channel_ranks_by_bm25_and_reports_who_holds_every_word(store):
     with_words(store)
     hits = store.hybrid(words_query("revenue pipeline"), limit=10)
     assert [h.id for h in hits.channels["words"]][:1] == [3]  # both words; 1 and 2 hold one each
     assert {h.id for h in hits.channels["words"]} == {1, 2, 3}
-    assert hits.all_words == {3}
-    assert [h.id for h in hits.fused][0] == 3
+    assert hits.holding_all == {3}
+    assert fused_ids(store, words_query("revenue pipeline"))[0] == 3
 
 
-def test_the_engine_fuses_dense_and_words_by_weighted_reciprocal_rank(store):
+def test_dense_and_words_are_fused_by_weighted_reciprocal_rank(store):
     centres = with_words(store)
     query = HybridQuery(centres[3], query_vector("revenue"), all_words="revenue")  # shows 4, says 2 and 3
     hits = store.hybrid(query, limit=10)
     assert hits.channels["image"][0].id == 4
     assert set(hits.channels) == {"image", "text", "words"}
-    assert {h.id for h in hits.fused[:3]} == {2, 3, 4}  # each first somewhere
+    assert set(fused_ids(store, query)[:3]) == {2, 3, 4}  # each first somewhere
     def first(weights):
-        return store.hybrid(HybridQuery(centres[3], query_vector("revenue"), weights=weights), limit=10).fused[0].id
+        return fused_ids(store, HybridQuery(centres[3], query_vector("revenue"), weights=weights))[0]
 
     assert first((1.0, 1.0, 1e-4, 1e-4)) == 4  # what it shows counts (a weight divides the ranks)
     assert first((1.0, 1.0, 10.0, 10.0)) in {2, 3}  # what it says counts: an image saying "revenue" comes first
@@ -256,19 +263,19 @@ def test_an_image_holding_every_word_outranks_one_holding_one_that_clip_prefers(
     query = HybridQuery(centres[1], query_vector("kalomi vesuta"), all_words="kalomi vesuta", weights=WEIGHTS)
     hits = store.hybrid(query, limit=10)
     assert hits.channels["image"][0].id == 2  # CLIP likes 2 best
-    assert [h.id for h in hits.fused][0] == 1 and hits.all_words == {1}
+    assert fused_ids(store, query)[0] == 1 and hits.holding_all == {1}
 
 
 def test_phrases_excluded_words_and_has_text_filter_every_channel(store):
     centres = with_words(store)
     query = HybridQuery(centres[0], query_vector("pipeline"))
     phrase = store.hybrid(query, limit=10, where=SearchFilter(phrases=("pipeline failed",)))
-    assert [h.id for h in phrase.fused] == [1] and [h.id for h in phrase.channels["image"]] == [1]
-    assert store.hybrid(query, limit=10, where=SearchFilter(phrases=("failed pipeline",))).fused == []
-    without = store.hybrid(query, limit=10, where=SearchFilter(without_words=("migrate",)))
-    assert {h.id for h in without.fused} == {2, 3, 4}
-    assert {h.id for h in store.hybrid(query, limit=10, where=SearchFilter(has_text=True)).fused} == {1, 3}
-    assert {h.id for h in store.hybrid(query, limit=10, where=SearchFilter(only=frozenset({2, 4}))).fused} == {2, 4}
+    assert fused_ids(store, query, where=SearchFilter(phrases=("pipeline failed",))) == [1]
+    assert [h.id for h in phrase.channels["image"]] == [1]
+    assert fused_ids(store, query, where=SearchFilter(phrases=("failed pipeline",))) == []
+    assert set(fused_ids(store, query, where=SearchFilter(without_words=("migrate",)))) == {2, 3, 4}
+    assert set(fused_ids(store, query, where=SearchFilter(has_text=True))) == {1, 3}
+    assert set(fused_ids(store, query, where=SearchFilter(only=frozenset({2, 4})))) == {2, 4}
 
 
 def test_new_words_replace_a_points_words_and_keep_its_vectors(store):
@@ -276,7 +283,7 @@ def test_new_words_replace_a_points_words_and_keep_its_vectors(store):
     before = store.retrieve([4])[0].vectors[IMAGE]
     words = Words(caption="a dog on the beach", ocr="revenue pipeline chart")
     store.set_words([WordsUpdate(4, words.vector(), words.payload()), WordsUpdate(99, words.vector(), words.payload())])
-    assert store.hybrid(words_query("revenue pipeline"), limit=10).all_words == {3, 4}
+    assert store.hybrid(words_query("revenue pipeline"), limit=10).holding_all == {3, 4}
     point = store.retrieve([4])[0]
     np.testing.assert_allclose(point.vectors[IMAGE], before, atol=1e-6)
     assert point.payload["has"] == ["text"] and "chart" in point.payload["words"]
@@ -297,5 +304,44 @@ def test_a_shard_made_before_the_words_channel_gets_it_when_opened(tmp_path):
     store.ensure_collection(DIM)
     words = Words(ocr="release notes")
     store.set_words([WordsUpdate(1, words.vector(), words.payload())])
-    assert store.hybrid(words_query("release notes"), limit=5).all_words == {1}
+    assert store.hybrid(words_query("release notes"), limit=5).holding_all == {1}
+    store.close()
+
+
+def test_the_fusion_text_search_makes_is_the_engines_own(tmp_path):
+    """``recommender.fusion.rrf`` over the store's lists ranks as Qdrant's nested
+    ``Fusion.Rrf`` over the same searches does, up to the order of ties (so fusing outside
+    the engine changes only the cost)."""
+    import qdrant_edge as qe
+
+    from services.search import fused
+
+    weights = (1.0, 0.7, 2.0, 1.5)  # all different, so that different ranks never tie
+    store = EdgeStore(tmp_path / "shard")
+    store.ensure_collection(DIM)
+    centres, vectors = clustered(n_clusters=6, per_cluster=12, seed=3)
+    words = ["revenue", "pipeline", "deploy", "chart", "offsite", "logo"]
+    points = []
+    for i, vector in enumerate(vectors):
+        # Every text a different length, so no two BM25 scores tie (a tie's order is the engine's whim).
+        w = Words(ocr=" ".join([words[j] for j in range(6) if (i + j) % 4 == 0] + [f"filler{n}" for n in range(i)]) or None)
+        points.append(VectorPoint(id=i + 1, vectors={IMAGE: vector, **({TEXT: vectors[(i * 7) % len(vectors)]} if i % 3 else {}),
+                                                   **w.vectors()}, payload=w.payload()))
+    store.upsert(points)
+    for text, centre in (("revenue pipeline", centres[0]), ("deploy chart", centres[2]), ("logo", centres[5])):
+        query = HybridQuery(centre, query_vector(text), all_words=text, weights=weights)
+        ours = fused(query, store.hybrid(query, limit=40), 40)
+        nearest = {name: qe.Query.Nearest(centre.tolist(), using=name) for name in (IMAGE, TEXT)}
+        sparse = qe.Query.Nearest(qe.SparseVector(list(query.words.indices), list(query.words.values)), using="words")
+        holding = qe.Filter(must=[qe.FieldCondition("words", match=qe.MatchText(text))])
+        clip = qe.Prefetch(40, query=qe.Fusion.Rrf(60, list(weights[:2])),
+                           prefetches=[qe.Prefetch(40, query=nearest[IMAGE]), qe.Prefetch(40, query=nearest[TEXT])])
+        engine = store.shard.query(qe.QueryRequest(
+            limit=40, query=qe.Fusion.Rrf(60, [1.0, weights[2], weights[3]]), with_payload=False,
+            prefetches=[clip, qe.Prefetch(40, query=sparse), qe.Prefetch(40, query=sparse, filter=holding)]))
+        theirs, top = {p.id: p.score for p in engine}, ours[:30]  # (a tie at the 40th may fall either way)
+        assert all(i in theirs for i in top), text
+        in_our_order = [theirs[i] for i in top]  # the engine's scores fall along our order (ties aside) ...
+        assert all(a >= b - 1e-6 for a, b in zip(in_our_order, in_our_order[1:])), text
+        assert all(score <= in_our_order[-1] + 1e-6 for i, score in theirs.items() if i not in top), text  # ... none left out
     store.close()
