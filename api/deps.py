@@ -10,6 +10,7 @@ from rq import Queue
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.recorder import Recorder
 from core.access import Viewer, is_loopback, viewer_for
 from core.accounts import user_for_api_token
 from core.errors import Unauthorized
@@ -38,8 +39,13 @@ async def get_queue(runtime: RuntimeDep) -> Queue:
     return ingest_queue(runtime)
 
 
+async def get_recorder(request: Request) -> Recorder:
+    return request.app.state.recorder
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 QueueDep = Annotated[Queue, Depends(get_queue)]
+RecorderDep = Annotated[Recorder, Depends(get_recorder)]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from api.deps import Caller, session_serializer
 from api.errors import install_error_handlers
 from api.observability import RequestContext
 from api.observability import router as metrics_router
+from api.recorder import Recorder
 from api.routes import auth, feed, health, images, likes, me, not_interested, search
 from api.security import install_security
 from core.accounts import local_user, session_secret
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.state.runtime = Runtime.open(settings) if owned else runtime
         # Searches by example run here, so that one taking too long answers 504 and its thread moves on.
         app.state.example_searches = ThreadPoolExecutor(EXAMPLE_SEARCHES, thread_name_prefix="findimage-example-search")
+        app.state.recorder = Recorder()
         try:
             with app.state.runtime.session() as session:
                 user = local_user(session)
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                 yield
         finally:
             app.state.example_searches.shutdown(wait=True, cancel_futures=True)  # before the store closes
+            app.state.recorder.close()  # what it was asked to write, written
             if owned:
                 app.state.runtime.close()
 

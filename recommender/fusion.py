@@ -20,12 +20,14 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float]
     weights = weights if weights is not None else [1.0] * len(rankings)
     if len(weights) != len(rankings):
         raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
-    scores: dict[int, np.float32] = {}
-    for ranking, weight in zip(rankings, weights):
-        if weight <= 0 or not len(ranking):
-            continue
-        positions = np.arange(1, len(ranking) + 1, dtype=np.float32)
-        for item, score in zip(ranking, 1 / (positions / np.float32(weight) + np.float32(k) - np.float32(1))):
-            scores[item] = scores[item] + score if item in scores else score
-    fused = sorted(((item, float(score)) for item, score in scores.items()), key=lambda entry: (-entry[1], entry[0]))
-    return fused if limit is None else fused[:limit]
+    lists = [(np.asarray(r, dtype=np.int64), w) for r, w in zip(rankings, weights) if w > 0 and len(r)]
+    if not lists:
+        return []
+    items, where = np.unique(np.concatenate([ids for ids, _ in lists]), return_inverse=True)
+    scores, start = np.zeros(len(items), dtype=np.float32), 0
+    for ids, weight in lists:  # one list after the other, as the engine adds them up
+        positions = np.arange(1, len(ids) + 1, dtype=np.float32)
+        scores[where[start : start + len(ids)]] += 1 / (positions / np.float32(weight) + np.float32(k) - np.float32(1))
+        start += len(ids)
+    order = np.lexsort((items, -scores))[:limit]
+    return list(zip(items[order].tolist(), scores[order].astype(np.float64).tolist()))

@@ -26,6 +26,25 @@ KEPT_ENVIRONMENT = {"FINDIMAGE_TEST_DATABASE_URL", "FINDIMAGE_TEST_ARTIFACTS", "
 
 
 @pytest.fixture(autouse=True)
+def settled_requests(monkeypatch):
+    """A test client's request returns once the app has also written what it writes after
+    answering (``api.recorder``: history and taste), as a person would see it a moment
+    later; an app under a live server (the browser tests) is not waited for."""
+    from starlette.testclient import TestClient
+
+    request = TestClient.request
+
+    def settled(self, *args, **kwargs):
+        response = request(self, *args, **kwargs)
+        recorder = getattr(getattr(getattr(self.app, "state", None), "recorder", None), "wait_idle", None)
+        if recorder is not None:
+            assert recorder(30), "the app's history writes were still running after 30 s"
+        return response
+
+    monkeypatch.setattr(TestClient, "request", settled)
+
+
+@pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path_factory):
     """Tests see none of the developer's settings: no exported ``FINDIMAGE_*`` variable and
     no ``.env`` file (Settings reads one from the working directory, and so do the

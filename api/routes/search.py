@@ -1,14 +1,13 @@
 """Searching: by text (GET /api/search), by click (GET /api/images/{id}/similar) and by\nexample image (POST /api/images/search-similar)."""
 
-import logging
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
-from api.deps import CallerDep, CurrentUser, RuntimeDep, SessionDep, ViewerDep
-from core.errors import InvalidRequest, ServiceUnavailable
+from api.deps import CallerDep, CurrentUser, RecorderDep, RuntimeDep, SessionDep, ViewerDep
+from core.errors import InvalidRequest
 from core.likes import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
 from core.vectors import SearchFilter
@@ -17,7 +16,6 @@ from services.search import filter_of, search_by_example, search_text
 from services.signals import record_click, record_event, record_search
 from services.similar import MAX_PAGES, similar_to
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["search"])
 
 
@@ -68,7 +66,7 @@ def search(
     caller: CallerDep,
     user: CurrentUser,
     viewer: ViewerDep,
-    background: BackgroundTasks,
+    recorder: RecorderDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words, with the "
                                                                        "query language's filters (README)")],
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
@@ -99,7 +97,7 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    background.add_task(_remember, record_search, runtime, caller.id, query, found, filters, page)
+    recorder.record(record_search, runtime, caller.id, query, found, filters, page)
     return SearchResponse(
         query=query,
         page=found.page,
@@ -122,14 +120,14 @@ def similar(
     session: SessionDep,
     caller: CallerDep,
     viewer: ViewerDep,
-    background: BackgroundTasks,
+    recorder: RecorderDep,
     image_id: int,
     page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
 ):
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
     found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
-    background.add_task(_remember, record_click, runtime, caller.id, image_id, found, {}, page)
+    recorder.record(record_click, runtime, caller.id, image_id, found, {}, page)
     return SimilarResponse(image_id=image_id, page=page, results=_results(session, caller.id, found.results))
 
 
@@ -140,15 +138,6 @@ def _results(session, user_id: int, matches) -> list[SearchResult]:
                      thumbnail_url=thumbnail_url(m.id), file_url=file_url(m.id), liked=m.id in liked)
         for m in matches
     ]
-
-
-def _remember(record, runtime, *args) -> None:
-    """History and taste are worth keeping, not worth failing or slowing a search for:
-    they are written after the answer has been sent."""
-    try:
-        record(runtime, *args)
-    except ServiceUnavailable:
-        log.warning("Search history not recorded: the database or vector store is unavailable")
 
 
 class ExampleResult(BaseModel):
@@ -172,6 +161,7 @@ def search_similar(
     session: SessionDep,
     caller: CallerDep,
     viewer: ViewerDep,
+    recorder: RecorderDep,
     image_file: Annotated[UploadFile, File(description="The example image")],
     limit: Annotated[int, Form(ge=1, le=100)] = 10,
     score_threshold: Annotated[float | None, Form(ge=-1, le=1, description="Least cosine similarity")] = None,
@@ -182,8 +172,8 @@ def search_similar(
     checked, hits = search_by_example(runtime, request.app.state.example_searches, data, limit, score_threshold,
                                       SearchFilter(audience=viewer.tokens()))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
-    _remember(record_event, runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described,
-                                                 result_count=len(hits)), None)
+    recorder.record(record_event, runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described,
+                                                       result_count=len(hits)), None)
     base = str(request.base_url).rstrip("/")
     liked = liked_among(session, caller.id, (hit.id for hit in hits))
     results = [
