@@ -15,7 +15,7 @@ LAST_WORDS = {
     "inference": "least cosine",
     "ingest": "ratio end-to-end / bare model",
     "load": "OK: every accepted image indexed exactly once",
-    "query": "text search p50 / (encode + 2 searches)",
+    "query": "text search p50 / (encode + one search per channel)",
     "recommend": "p50",
     "sizing": "int8 quantized vectors",
     "slack_ack": "answers posted to their response URLs",
