@@ -173,8 +173,9 @@ def fused(query: HybridQuery, hits: HybridHits, limit: int) -> list[int]:
         if len(stage.channels) == 1:
             rankings.append(hits.ranking(stage))
         else:
-            inner = [[h.id for h in hits.channels.get(channel, [])] for channel in stage.channels]
-            rankings.append([i for i, _ in rrf(inner, query.rrf_k, stage.inner, limit)])
+            inner = [hits.channels[channel].ids for channel in stage.channels if channel in hits.channels]
+            inner_weights = [w for channel, w in zip(stage.channels, stage.inner) if channel in hits.channels]
+            rankings.append([i for i, _ in rrf(inner, query.rrf_k, inner_weights, limit)])
     return [i for i, _ in rrf(rankings, query.rrf_k, [stage.weight for stage in plan], limit)]
 
 
@@ -182,9 +183,8 @@ def rank(hits: HybridHits, order: list[int], score_threshold: float | None = Non
     """The fused ``order``, each result with the channels that found it, its best dense
     cosine and whether it is strong. ``score_threshold`` drops results whose best cosine is
     below it, unless they hold every word of the query."""
-    scores = {channel: {h.id: h.score for h in channel_hits} for channel, channel_hits in hits.channels.items()}
-    bars = {channel: strong_above([h.score for h in channel_hits]) for channel, channel_hits in hits.channels.items()
-            if channel != WORDS}
+    scores = {channel: dict(zip(found.ids, found.scores)) for channel, found in hits.channels.items()}
+    bars = {channel: strong_above(found.scores) for channel, found in hits.channels.items() if channel != WORDS}
     dense = [(scores[c], bars[c]) for c in (IMAGE, TEXT) if c in scores]
     holding_all = hits.holding_all
     ranking = []

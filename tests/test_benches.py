@@ -13,7 +13,7 @@ BENCHES = sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "shared")
 TAKES_A_WORK_DIR = {"inference", "ingest", "load", "query", "slack_ack", "slack_backfill", "text_search"}
 LAST_WORDS = {
     "inference": "least cosine",
-    "ingest": "ratio end-to-end / bare model",
+    "ingest": "ratio end-to-end / fastest bare model",
     "load": "OK: every accepted image indexed exactly once",
     "query": "text search p50 / (encode + one search per channel)",
     "recommend": "p50",

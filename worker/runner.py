@@ -18,7 +18,7 @@ import time
 
 import redis
 from rq import SimpleWorker
-from rq.registry import StartedJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 
 from core.errors import ServiceUnavailable
@@ -73,7 +73,7 @@ class EmbeddedWorker:
         worker = self._worker = _ThreadWorker(
             worker_queues(self.runtime), connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL
         )
-        idle_since, index_pending = time.monotonic(), False
+        idle_since, index_pending, last_burst = time.monotonic(), False, 0.0
         with using_runtime(self.runtime):
             try:
                 retry_abandoned(self.runtime)
@@ -82,8 +82,13 @@ class EmbeddedWorker:
                 log.exception("Could not look for work a previous run left unfinished")
             while not self._stop.is_set():
                 try:
-                    # Burst mode: take every queued job (and due retries), then return.
-                    worked = worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                    # Burst mode: take every queued job (and due retries), then return. An idle
+                    # burst costs about 5 ms of the process's CPU: look first (one round trip),
+                    # and burst anyway now and then for RQ's registry maintenance.
+                    worked = False
+                    if time.monotonic() - last_burst >= MAINTENANCE_INTERVAL or self._has_work(worker):
+                        last_burst = time.monotonic()
+                        worked = worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
                 except redis.RedisError:
                     log.exception("The ingest worker lost the queue; retrying in a moment")
                     worked = False
@@ -96,6 +101,14 @@ class EmbeddedWorker:
                     else:
                         index_pending = False
                 self._stop.wait(self.poll_interval)
+
+    def _has_work(self, worker: SimpleWorker) -> bool:
+        """Whether a burst would find something: a queued job, or a retry that is due."""
+        with self.runtime.redis.pipeline(transaction=False) as pipe:
+            for queue in worker.queues:
+                pipe.llen(queue.key)
+                pipe.zcount(ScheduledJobRegistry(queue=queue).key, 0, time.time())
+            return any(pipe.execute())
 
     def _build_index(self) -> bool:
         """Build the pending index of every live space's store; False if a store failed

@@ -141,21 +141,37 @@ class HybridQuery:
         return stages
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """One search's hits, best first: their ids and scores (cosine, or BM25), no payload."""
+
+    ids: list[int]
+    scores: list[float]
+
+    @classmethod
+    def of(cls, points) -> "Ranking":
+        """From the engine's scored points (anything with ``id`` and ``score``)."""
+        return cls([p.id for p in points], [p.score for p in points])
+
+
 @dataclass
 class HybridHits:
-    channels: dict[str, list["Hit"]]
-    """Each channel's own best-first hits, with its own scores (cosine, or BM25)."""
-    all_words: list["Hit"]
-    """The ``words`` hits of the points whose words hold every word of the query (empty
-    unless the query asked for them)."""
+    channels: dict[str, Ranking]
+    """Each channel's own ranking."""
+    all_words: Ranking
+    """The ``words`` ranking of the points whose words hold every word of the query (empty
+    unless the query asked for it)."""
 
     def ranking(self, stage: Stage) -> list[int]:
         """The ids of one of the plan's single-channel inputs, best first."""
-        return [h.id for h in (self.all_words if stage.all_words else self.channels.get(stage.channels[0], []))]
+        return self.all_words.ids if stage.all_words else self.channels.get(stage.channels[0], NO_HITS).ids
 
     @property
     def holding_all(self) -> set[int]:
-        return {h.id for h in self.all_words}
+        return set(self.all_words.ids)
+
+
+NO_HITS = Ranking([], [])
 
 
 @dataclass

@@ -22,12 +22,14 @@ from core.vectors.base import (
     FULL_SCAN_KB,
     HAS,
     INDEXED_KEYWORDS,
+    NO_HITS,
     VECTOR_NAMES,
     WORDS,
     WORDS_FIELD,
     Hit,
     HybridHits,
     HybridQuery,
+    Ranking,
     SearchFilter,
     Sparse,
     StoredPoint,
@@ -159,10 +161,9 @@ class EdgeStore:
             holding = _edge_filter(where, all_words=query.all_words)
             requests.append(qe.QueryRequest(limit=limit, query=channels[WORDS], filter=holding, with_payload=False))
         if not requests:
-            return HybridHits({}, [])
-        results = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
-        hits = [[Hit(id=p.id, score=p.score, payload={}) for p in points] for points in results]
-        return HybridHits(dict(zip(channels, hits)), hits[len(channels)] if len(hits) > len(channels) else [])
+            return HybridHits({}, NO_HITS)
+        results = [Ranking.of(points) for points in self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))]
+        return HybridHits(dict(zip(channels, results)), results[len(channels)] if len(results) > len(channels) else NO_HITS)
 
     def set_payload(self, ids: Sequence[int], payload: dict) -> None:
         stored = [r.id for r in self._call(self.shard.retrieve, list(ids), with_payload=False, with_vector=False)]

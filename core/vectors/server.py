@@ -23,12 +23,14 @@ from core.vectors.base import (
     FULL_SCAN_KB,
     HAS,
     INDEXED_KEYWORDS,
+    NO_HITS,
     VECTOR_NAMES,
     WORDS,
     WORDS_FIELD,
     Hit,
     HybridHits,
     HybridQuery,
+    Ranking,
     SearchFilter,
     Sparse,
     StoredPoint,
@@ -191,11 +193,11 @@ class ServerStore:
             holding = _server_filter(where, all_words=query.all_words)
             requests.append(models.QueryRequest(query=channels[WORDS], using=WORDS, limit=limit, filter=holding))
         if not requests:
-            return HybridHits({}, [])
+            return HybridHits({}, NO_HITS)
         with _translated():
             results = self.client.query_batch_points(self.collection, requests)
-        hits = [[Hit(id=p.id, score=p.score, payload={}) for p in response.points] for response in results]
-        return HybridHits(dict(zip(channels, hits)), hits[len(channels)] if len(hits) > len(channels) else [])
+        results = [Ranking.of(response.points) for response in results]
+        return HybridHits(dict(zip(channels, results)), results[len(channels)] if len(results) > len(channels) else NO_HITS)
 
     def set_payload(self, ids: Sequence[int], payload: dict) -> None:
         with _translated():

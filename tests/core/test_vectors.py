@@ -233,8 +233,8 @@ def fused_ids(store, query: HybridQuery, limit: int = 10, where: SearchFilter | 
 def test_the_words_channel_ranks_by_bm25_and_reports_who_holds_every_word(store):
     with_words(store)
     hits = store.hybrid(words_query("revenue pipeline"), limit=10)
-    assert [h.id for h in hits.channels["words"]][:1] == [3]  # both words; 1 and 2 hold one each
-    assert {h.id for h in hits.channels["words"]} == {1, 2, 3}
+    assert hits.channels["words"].ids[:1] == [3]  # both words; 1 and 2 hold one each
+    assert set(hits.channels["words"].ids) == {1, 2, 3}
     assert hits.holding_all == {3}
     assert fused_ids(store, words_query("revenue pipeline"))[0] == 3
 
@@ -243,7 +243,7 @@ def test_dense_and_words_are_fused_by_weighted_reciprocal_rank(store):
     centres = with_words(store)
     query = HybridQuery(centres[3], query_vector("revenue"), all_words="revenue")  # shows 4, says 2 and 3
     hits = store.hybrid(query, limit=10)
-    assert hits.channels["image"][0].id == 4
+    assert hits.channels["image"].ids[0] == 4
     assert set(hits.channels) == {"image", "text", "words"}
     assert set(fused_ids(store, query)[:3]) == {2, 3, 4}  # each first somewhere
     def first(weights):
@@ -262,7 +262,7 @@ def test_an_image_holding_every_word_outranks_one_holding_one_that_clip_prefers(
                   for i, w in docs.items()])
     query = HybridQuery(centres[1], query_vector("kalomi vesuta"), all_words="kalomi vesuta", weights=WEIGHTS)
     hits = store.hybrid(query, limit=10)
-    assert hits.channels["image"][0].id == 2  # CLIP likes 2 best
+    assert hits.channels["image"].ids[0] == 2  # CLIP likes 2 best
     assert fused_ids(store, query)[0] == 1 and hits.holding_all == {1}
 
 
@@ -271,7 +271,7 @@ def test_phrases_excluded_words_and_has_text_filter_every_channel(store):
     query = HybridQuery(centres[0], query_vector("pipeline"))
     phrase = store.hybrid(query, limit=10, where=SearchFilter(phrases=("pipeline failed",)))
     assert fused_ids(store, query, where=SearchFilter(phrases=("pipeline failed",))) == [1]
-    assert [h.id for h in phrase.channels["image"]] == [1]
+    assert phrase.channels["image"].ids == [1]
     assert fused_ids(store, query, where=SearchFilter(phrases=("failed pipeline",))) == []
     assert set(fused_ids(store, query, where=SearchFilter(without_words=("migrate",)))) == {2, 3, 4}
     assert set(fused_ids(store, query, where=SearchFilter(has_text=True))) == {1, 3}
