@@ -8,7 +8,8 @@ ONNX Runtime int8 (the default backend: ``auto``):
   - the least cosine to torch fp32 over the run's images and queries;
 then the cold start of the query path (process start to first text embedding, and peak
 RSS) for ONNX and torch, and of the API process; then image decoding: full-size decode +
-open_clip's exact preprocessing against reduced-size decode + box pre-shrink.
+open_clip's exact preprocessing against reduced-size decode + box pre-shrink; then the
+worker's decoding with Pillow against libvips (when pyvips is installed).
 
 The model has random weights, saved once in the work dir (its ONNX export too): the speed
 is that of trained weights, and nothing is downloaded.
@@ -32,7 +33,7 @@ from core.clip.onnx_backend import OnnxEmbedder
 from core.clip.preprocess import Preprocess
 from core.clip.torch_backend import TorchEmbedder, cpu_has_native_bf16
 from core.config import ClipSettings, LimitSettings
-from core.decoding import decode_for_index, make_thumbnail
+from core.decoding import THUMBNAIL_SIZE, decode_for_index, make_thumbnail
 
 BATCHES = (1, 8, 32)
 QUERIES = [
@@ -139,6 +140,38 @@ def decoding(reference: TorchEmbedder) -> list[str]:
     return lines
 
 
+def libvips_against_pillow(reference: TorchEmbedder) -> list[str]:
+    """Decode with shrink-on-load + a 384 px JPEG thumbnail + the model's 224 px input, with
+    libvips (pyvips, what immich's thumbnails use) against Pillow with draft, per photo."""
+    try:
+        import pyvips
+    except (ImportError, OSError) as exc:
+        return [f"libvips: not measured (pip install pyvips pyvips-binary): {exc}"]
+    side = reference.image_size
+    lines = []
+    for size in ((1280, 960), (4000, 3000)):
+        timings = {"pillow": [], "libvips": []}
+        for data in synthetic_jpegs(8, size=size, seed=2):
+            started = time.perf_counter()
+            decoded = decode_for_index(data, side, LimitSettings())
+            reference.preprocess(decoded.pixels)
+            timings["pillow"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            shrink = max(1, min(8, min(size) // side))  # JPEG shrink-on-load: 1, 2, 4 or 8
+            shrink = 1 << (shrink.bit_length() - 1)
+            image = pyvips.Image.new_from_buffer(data, "", shrink=shrink).copy_memory()
+            image.thumbnail_image(THUMBNAIL_SIZE).jpegsave_buffer(Q=85)
+            scale = side / min(image.width, image.height)
+            model = image.resize(scale, kernel="cubic")
+            left, top = (model.width - side) // 2, (model.height - side) // 2
+            np.ndarray(buffer=model.crop(left, top, side, side).write_to_memory(), dtype=np.uint8, shape=(side, side, 3))
+            timings["libvips"].append(time.perf_counter() - started)
+        ms = {k: 1000 * statistics.median(v) for k, v in timings.items()}
+        lines.append(f"{size[0]}x{size[1]:<5} Pillow (draft, thumbnail, model input) {ms['pillow']:6.1f} ms | libvips "
+                     f"{pyvips.version(0)}.{pyvips.version(1)} {ms['libvips']:6.1f} ms ({ms['pillow'] / ms['libvips']:.2f}x)")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="ViT-B-32")
@@ -192,6 +225,9 @@ def main() -> None:
 
     print("\nimage decoding for the model (median of 8 photos)")
     for line in decoding(reference):
+        print("  " + line)
+    print("\nPillow against libvips: decode, thumbnail and model input (median of 8 photos)")
+    for line in libvips_against_pillow(reference):
         print("  " + line)
 
 

@@ -38,10 +38,7 @@ def thread_start(settings: Settings, cache: redis.Redis | None, team: str, chann
     ``conversations.replies`` may be held to 1 call a minute (apps outside the Marketplace):
     when Slack says wait, the reply goes without it rather than hold up indexing."""
     key = f"findimage:slack:thread:{team}:{channel}:{thread_ts}"
-    try:
-        cached = cache.get(key) if cache is not None else None
-    except redis.RedisError:
-        cached = None
+    cached = _cached(cache, key)
     if cached is not None:
         return cached.decode() or None
     try:
@@ -49,11 +46,7 @@ def thread_start(settings: Settings, cache: redis.Redis | None, team: str, chann
     except SlackApiError:
         return None  # rate limited, or the thread is gone
     text = next((m.get("text") or "" for m in answer.get("messages", []) if m.get("ts") == thread_ts), "")
-    try:
-        if cache is not None:
-            cache.set(key, text, ex=3600)
-    except redis.RedisError:
-        pass
+    _cache(cache, key, text, 3600)
     return text or None
 
 
@@ -117,10 +110,7 @@ def channel_named(settings: Settings, cache: redis.Redis | None, team: str, user
 def conversations_of(settings: Settings, cache: redis.Redis | None, team: str, user: str) -> dict[str, str]:
     """The member's conversations: id -> name (lower case; empty for DMs), cached."""
     key = f"findimage:slack:conversations:{team}:{user}"
-    try:
-        cached = cache.get(key) if cache is not None else None
-    except redis.RedisError:
-        cached = None
+    cached = _cached(cache, key)
     if cached is not None:
         return json.loads(cached)
     conversations: dict[str, str] = {}
@@ -131,12 +121,25 @@ def conversations_of(settings: Settings, cache: redis.Redis | None, team: str, u
             conversations.update({c["id"]: str(c.get("name") or "").lower() for c in page["channels"]})
     except SlackApiError as exc:
         raise ServiceUnavailable(f"Slack did not say which channels you are in: {exc.response.get('error')}") from exc
+    if settings.slack.membership_ttl:
+        _cache(cache, key, json.dumps(conversations), max(1, int(settings.slack.membership_ttl)))
+    return conversations
+
+
+def _cached(cache: redis.Redis | None, key: str) -> bytes | None:
+    """What the cache holds under ``key`` (nothing when Redis is down: Slack is asked)."""
     try:
-        if cache is not None and settings.slack.membership_ttl:
-            cache.set(key, json.dumps(conversations), ex=max(1, int(settings.slack.membership_ttl)))
+        return cache.get(key) if cache is not None else None
+    except redis.RedisError:
+        return None
+
+
+def _cache(cache: redis.Redis | None, key: str, value: str, ttl: int) -> None:
+    try:
+        if cache is not None:
+            cache.set(key, value, ex=ttl)
     except redis.RedisError:
         pass
-    return conversations
 
 
 def bot_conversations(settings: Settings) -> tuple[str, list[str]]:

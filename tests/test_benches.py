@@ -12,7 +12,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
 BENCHES = sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "shared")
 TAKES_A_WORK_DIR = {"inference", "ingest", "load", "query", "slack_ack", "slack_backfill", "text_search"}
 LAST_WORDS = {
-    "inference": "least cosine",
+    "inference": "Pillow against libvips",
     "ingest": "ratio end-to-end / fastest bare model",
     "load": "OK: every accepted image indexed exactly once",
     "query": "text search p50 / (encode + one search per channel)",
