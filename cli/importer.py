@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 from core.errors import InvalidImage
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
-from services.ingest import submit_image
+from services.ingest import submit_images
 from services.queue import ingest_queue
 from worker.runner import EmbeddedWorker
 
@@ -29,6 +29,10 @@ class ImportReport:
     rejected: dict[str, str] = field(default_factory=dict)
 
 
+CHUNK = 32
+"""Files read, stored and queued together (one round trip to the queue a chunk)."""
+
+
 def import_images(runtime: Runtime, folder: Path, uploader: str | None, console: Console) -> ImportReport:
     files = sorted(p for p in folder.rglob("*") if _is_candidate(p))
     report = ImportReport()
@@ -38,17 +42,19 @@ def import_images(runtime: Runtime, folder: Path, uploader: str | None, console:
     try:
         with _progress(console) as progress:
             task = progress.add_task("Reading", total=len(files))
-            for path in files:
-                try:
-                    image, created = submit_image(
-                        runtime, queue, path.read_bytes(), source=ImageSource.folder,
-                        uploader=uploader, caption=_sidecar_caption(path), filename=path.name[:255],
-                    )
-                except InvalidImage as exc:
-                    report.rejected[str(path)] = exc.message
-                else:
-                    (report.added if created else report.duplicates).append(image.id)
-                progress.advance(task)
+            for start in range(0, len(files), CHUNK):
+                chunk = files[start : start + CHUNK]
+                submitted = submit_images(
+                    runtime, queue, [(path.read_bytes(), path.name[:255]) for path in chunk], source=ImageSource.folder,
+                    uploader=uploader, captions=[_sidecar_caption(path) for path in chunk],
+                )
+                for path, result in zip(chunk, submitted):
+                    if isinstance(result, InvalidImage):
+                        report.rejected[str(path)] = result.message
+                    else:
+                        image, created = result
+                        (report.added if created else report.duplicates).append(image.id)
+                progress.advance(task, len(chunk))
             if worker is not None and report.added:
                 _wait_for_indexing(runtime, report.added, progress)
     finally:

@@ -8,11 +8,11 @@ import redis
 from rq import Queue
 
 from core.decoding import check_image
-from core.errors import ServiceUnavailable
+from core.errors import InvalidImage, ServiceUnavailable
 from core.images import add_image, discard_new_image, record_failure
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
-from services.queue import enqueue_index
+from services.queue import enqueue_index, enqueue_indexing
 from services.shares import share_again
 
 
@@ -56,3 +56,42 @@ def submit_image(
                 record_failure(session, image.id, f"Could not queue: {exc}", final=True)
             raise ServiceUnavailable(f"The ingest queue is unavailable, try again shortly: {exc}") from exc
     return image, created
+
+
+def submit_images(
+    runtime: Runtime, queue: Queue, files: list[tuple[bytes, str | None]], *, source: ImageSource,
+    uploader: str | None = None, captions: list[str | None] | None = None,
+) -> list[tuple[Image, bool] | InvalidImage]:
+    """Several files of one folder (``(bytes, file name)`` each, with a caption each) at
+    once: each checked and stored as ``submit_image`` does, all queued in one round trip.
+    Returns, per file, ``(image, created)`` or the ``InvalidImage`` it was refused with.
+
+    Raises ``ServiceUnavailable`` when the queue is down: the batch's new images are removed
+    again, so a retry starts clean."""
+    results: list[tuple[Image, bool] | InvalidImage] = []
+    to_queue: list[Image] = []
+    with runtime.session() as session:
+        for (data, filename), caption in zip(files, captions or [None] * len(files)):
+            try:
+                checked = check_image(data, runtime.settings.limits)
+            except InvalidImage as exc:
+                results.append(exc)
+                continue
+            image, created = add_image(session, runtime.files, checked, source=source, uploader=uploader,
+                                       caption=caption, filename=filename)
+            retried = not created and image.status == ImageStatus.failed
+            if retried:  # a re-upload of an image that failed: another go
+                image.status, image.error = ImageStatus.queued, None
+                session.add(image)
+                session.commit()
+            if created or retried:  # (a duplicate still queued has its job)
+                to_queue.append(image)
+            results.append((image, created))
+        try:
+            enqueue_indexing(queue, runtime, [image.id for image in to_queue])
+        except redis.RedisError as exc:
+            for image, created in (r for r in results if isinstance(r, tuple)):
+                if created:
+                    discard_new_image(session, runtime.files, image)
+            raise ServiceUnavailable(f"The ingest queue is unavailable, try again shortly: {exc}") from exc
+    return results

@@ -71,6 +71,17 @@ def enqueue_index(queue: Queue, image_id: int, runtime: Runtime, new: bool = Fal
     _enqueue(queue, runtime, INDEX_JOB, image_id, job_id_for(image_id), FAILURE_CALLBACK)
 
 
+def enqueue_indexing(queue: Queue, runtime: Runtime, image_ids: list[int]) -> None:
+    """Queue these images, which have no job waiting, for indexing in one round trip."""
+    if image_ids:
+        options = job_options(runtime, FAILURE_CALLBACK)
+        queue.enqueue_many([
+            Queue.prepare_data(INDEX_JOB, (image_id,), job_id=job_id_for(image_id),
+                               timeout=runtime.settings.worker.job_timeout, **options)
+            for image_id in image_ids
+        ])
+
+
 def enqueue_reindex_step(queue: Queue, runtime: Runtime, space_id: int, cursor: int) -> None:
     """Queue the step of a reindex that goes on from ``cursor`` (once: the job id says which)."""
     job_id = f"reindex-{space_id}-{cursor}"

@@ -34,3 +34,29 @@ def test_resubmitting_a_queued_image_does_not_queue_it_twice(runtime):
     again, created = submit_image(runtime, queue, distinct_jpeg(71), source=ImageSource.folder)
     assert again.id == first.id and not created
     assert len(queue) == 1
+
+
+def test_a_folder_chunk_is_queued_at_once_and_a_bad_file_is_refused_alone(runtime):
+    from core.errors import InvalidImage
+    from services.ingest import submit_images
+
+    queue = ingest_queue(runtime)
+    before, _ = submit_image(runtime, queue, distinct_jpeg(72), source=ImageSource.web)  # already there, queued
+    files = [(distinct_jpeg(73), "a.jpg"), (b"not an image", "notes.jpg"), (distinct_jpeg(72), "again.jpg")]
+    results = submit_images(runtime, queue, files, source=ImageSource.folder, captions=["the harbour", None, None])
+    new, refused, duplicate = results
+    assert new[1] and new[0].caption == "the harbour" and new[0].filename == "a.jpg"
+    assert isinstance(refused, InvalidImage)
+    assert duplicate[0].id == before.id and not duplicate[1]
+    assert sorted(queue.job_ids) == sorted([f"index-{before.id}", f"index-{new[0].id}"])  # one job each, none twice
+
+
+def test_a_folder_chunk_the_queue_refuses_leaves_nothing_behind(runtime):
+    from services.ingest import submit_images
+
+    with pytest.raises(ServiceUnavailable, match="queue is unavailable"):
+        submit_images(runtime, dead_queue(runtime), [(distinct_jpeg(74), "a.jpg"), (distinct_jpeg(75), "b.jpg")],
+                      source=ImageSource.folder)
+    with runtime.session() as session:
+        assert session.exec(select(Image)).all() == []
+    assert not any(p.is_file() for p in runtime.files.root.rglob("*"))
