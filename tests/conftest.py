@@ -107,7 +107,7 @@ def settings(tmp_path, valkey_url, tiny_model, models_dir) -> Settings:
         redis_url=valkey_url,
         models_dir=models_dir,
         clip=ClipSettings(model=tiny_model),
-        worker=WorkerSettings(batch_size=8, max_retries=2, retry_intervals=[0], index_when_idle_for=0),
+        worker=WorkerSettings(batch_size=8, max_retries=2, retry_intervals=[0], index_when_idle_for=0, ocr_after_idle=0),
         allowed_hosts=["testserver"],  # the Host Starlette's TestClient sends
         ocr=OcrSettings(mode="off"),  # on in the tests of text search (tests/services/test_text_search.py)
     )

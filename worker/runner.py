@@ -70,10 +70,13 @@ class EmbeddedWorker:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        worker = self._worker = _ThreadWorker(
-            worker_queues(self.runtime), connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL
-        )
-        idle_since, index_pending, last_burst = time.monotonic(), False, 0.0
+        queues = worker_queues(self.runtime)
+        # OCR waits until no image has come for CLIP for a moment: reading text in between
+        # the batches of an import or a backfill would take its cores from CLIP.
+        clip_only, everything = (_ThreadWorker(q, connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
+                                 for q in (queues[:1], queues))
+        self._worker = clip_only
+        idle_since, index_pending, last_burst, last_clip = time.monotonic(), False, 0.0, 0.0
         with using_runtime(self.runtime):
             try:
                 retry_abandoned(self.runtime)
@@ -85,10 +88,15 @@ class EmbeddedWorker:
                     # Burst mode: take every queued job (and due retries), then return. An idle
                     # burst costs about 5 ms of the process's CPU: look first (one round trip),
                     # and burst anyway now and then for RQ's registry maintenance.
-                    worked = False
-                    if time.monotonic() - last_burst >= MAINTENANCE_INTERVAL or self._has_work(worker):
+                    worked, waiting = False, self._waiting(queues)
+                    clip_waits = waiting[0]
+                    others_may = time.monotonic() - last_clip >= self.runtime.settings.worker.ocr_after_idle
+                    if clip_waits or (any(waiting) and others_may) or time.monotonic() - last_burst >= MAINTENANCE_INTERVAL:
+                        self._worker = everything if others_may and not clip_waits else clip_only
                         last_burst = time.monotonic()
-                        worked = worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                        worked = self._worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                        if worked and self._worker is clip_only:
+                            last_clip = time.monotonic()
                 except redis.RedisError:
                     log.exception("The ingest worker lost the queue; retrying in a moment")
                     worked = False
@@ -102,13 +110,14 @@ class EmbeddedWorker:
                         index_pending = False
                 self._stop.wait(self.poll_interval)
 
-    def _has_work(self, worker: SimpleWorker) -> bool:
-        """Whether a burst would find something: a queued job, or a retry that is due."""
+    def _waiting(self, queues) -> list[bool]:
+        """Per queue, whether a burst would find something: a queued job, or a retry that is due."""
         with self.runtime.redis.pipeline(transaction=False) as pipe:
-            for queue in worker.queues:
+            for queue in queues:
                 pipe.llen(queue.key)
                 pipe.zcount(ScheduledJobRegistry(queue=queue).key, 0, time.time())
-            return any(pipe.execute())
+            counts = pipe.execute()
+        return [bool(counts[2 * n] or counts[2 * n + 1]) for n in range(len(queues))]
 
     def _build_index(self) -> bool:
         """Build the pending index of every live space's store; False if a store failed
