@@ -1,7 +1,7 @@
 """What every vector backend offers, and the values it speaks in."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -95,6 +95,11 @@ class SearchFilter:
     def is_empty(self) -> bool:
         return self == SearchFilter()
 
+    def among(self, ids) -> "SearchFilter":
+        """This filter, its hits also among ``ids``."""
+        ids = frozenset(ids)
+        return replace(self, only=ids if self.only is None else ids & self.only)
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -159,8 +164,8 @@ class HybridHits:
     channels: dict[str, Ranking]
     """Each channel's own ranking."""
     all_words: Ranking
-    """The ``words`` ranking of the points whose words hold every word of the query (empty
-    unless the query asked for it)."""
+    """The ``words`` ranking of the points among the ``words`` hits whose words hold every
+    word of the query (empty unless the query asked for it)."""
 
     def ranking(self, stage: Stage) -> list[int]:
         """The ids of one of the plan's single-channel inputs, best first."""

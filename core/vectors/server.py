@@ -185,19 +185,23 @@ class ServerStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
-        channels = _channel_queries(query)
+        channels, where = _channel_queries(query), where or SearchFilter()
         condition = _server_filter(where)
         requests = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
                     for name, nearest in channels.items()]
-        if query.all_words and WORDS in channels:
-            holding = _server_filter(where, all_words=query.all_words)
-            requests.append(models.QueryRequest(query=channels[WORDS], using=WORDS, limit=limit, filter=holding))
         if not requests:
             return HybridHits({}, NO_HITS)
         with _translated():
             results = self.client.query_batch_points(self.collection, requests)
-        results = [Ranking.of(response.points) for response in results]
-        return HybridHits(dict(zip(channels, results)), results[len(channels)] if len(results) > len(channels) else NO_HITS)
+        found = dict(zip(channels, (Ranking.of(response.points) for response in results)))
+        all_words = NO_HITS
+        if query.all_words and found.get(WORDS, NO_HITS).ids:  # among the words hits only, as the embedded store
+            holding = _server_filter(where.among(found[WORDS].ids), all_words=query.all_words)
+            with _translated():
+                points = self.client.query_points(self.collection, query=channels[WORDS], using=WORDS, limit=limit,
+                                                  query_filter=holding).points
+            all_words = Ranking.of(points)
+        return HybridHits(found, all_words)
 
     def set_payload(self, ids: Sequence[int], payload: dict) -> None:
         with _translated():
