@@ -131,6 +131,9 @@ def main() -> None:
         texts = iter([" ".join(rng.choice(WORDS, 4)) + f" {i}" for i in range(args.requests * 3 + 100)])
 
         runtime.embedder.embed_texts(["warm up"])
+        for vector in runtime.embedder.embed_texts(_take(texts, 50)):  # a reused store's pages into memory
+            for using in (IMAGE, TEXT):
+                runtime.vectors.search(using, vector, MAX_RANKED, with_payload=False)
         queries = _take(texts, 100)
         encode = [_timed(lambda t=t: runtime.embedder.embed_texts([t])) for t in queries]
         # Each bare search gets its own query: repeating one would measure a warm cache.
