@@ -128,7 +128,7 @@ def main() -> None:
             load_points(runtime, args.points)
             (data_dir / "loaded").touch()
         rng = np.random.default_rng(1)
-        texts = iter([" ".join(rng.choice(WORDS, 4)) + f" {i}" for i in range(args.requests * 3 + 100)])
+        texts = iter([" ".join(rng.choice(WORDS, 4)) + f" {i}" for i in range(args.requests * 3 + 150)])
 
         runtime.embedder.embed_texts(["warm up"])
         for vector in runtime.embedder.embed_texts(_take(texts, 50)):  # a reused store's pages into memory

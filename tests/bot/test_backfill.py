@@ -189,3 +189,20 @@ def test_a_reply_posted_live_is_captioned_with_its_thread(bot, slack, bot_runtim
                 "files": [{"id": "FL", "mimetype": "image/jpeg"}]})
     settle(bot)
     assert captions(bot_runtime)["FL"] == "this one?\nmoodboard for the spring campaign"
+
+
+def test_a_history_read_from_its_messages_goes_on_from_its_cursor(runtime, conversation, cli_env):
+    runtime.settings = slack_settings(runtime.settings, conversation, history_from="messages")
+    with runtime.session() as session:
+        start_backfill(session, "T1", "C2", history_from="messages")
+    resume_backfills(runtime)
+    with using_runtime(runtime):
+        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True, max_jobs=1)  # one page, then gone
+    with runtime.session() as session:
+        row = session.get(SlackBackfill, ("T1", "C2"))
+        assert (row.source, row.cursor, row.page) == ("messages", "10", 2)
+    assert resume_backfills(runtime) == 1
+    with using_runtime(runtime):
+        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
+    assert [c.params.get("cursor") for c in conversation.called("conversations.history")] == [None, "10", "20"]
+    assert slack_file_ids(runtime) == sorted([f"F{n}" for n in range(22)] + ["FR1", "FR2"])
