@@ -270,13 +270,14 @@ def _query_vector(runtime: Runtime, space: OpenSpace, text: str) -> tuple[np.nda
     return vector, {key: (vector.tobytes(), QUERY_VECTOR_TTL)}
 
 
-def with_payloads(space: OpenSpace, ranked: list[Ranked]) -> list[Match]:
-    """The ranked images with their captions and sources; an image deleted since it was
-    ranked is left out."""
-    payloads = space.vectors.payloads([r.id for r in ranked], fields=("caption", "source", WORDS_FIELD, FILENAME))
+def with_payloads(space: OpenSpace, ranked: list[Ranked], words: bool = True) -> list[Match]:
+    """The ranked images with their captions and sources (and, with ``words``, what their
+    snippets are made from); an image deleted since it was ranked is left out."""
+    fields = ("caption", "source", WORDS_FIELD, FILENAME) if words else ("caption", "source")
+    payloads = space.vectors.payloads([r.id for r in ranked], fields=fields)
     return [
         Match(r.id, r.score, r.matched, payload.get("caption"), payload.get("source"), r.strong,
-              words=Words.of_payload(payload))
+              words=Words.of_payload(payload) if words else None)
         for r in ranked
         if (payload := payloads.get(r.id)) is not None
     ]

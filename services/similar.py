@@ -52,7 +52,7 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilt
     queues = {index: [h for h in hits if h.id != image_id] for index, hits in lists.items()}
     for _ in range(page):
         results = _one_page(queues, shown)
-    return SimilarPage(with_payloads(space, results), point.vectors[IMAGE], space.id)
+    return SimilarPage(with_payloads(space, results, words=False), point.vectors[IMAGE], space.id)  # no snippets
 
 
 def _one_page(queues: dict[str, list[Hit]], shown: set[int]) -> list[Ranked]:
