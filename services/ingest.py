@@ -6,6 +6,7 @@ The API's upload route, the folder import and the Slack bot (``worker.slack_file
 
 import redis
 from rq import Queue
+from sqlmodel import Session
 
 from core.decoding import check_image
 from core.errors import InvalidImage, ServiceUnavailable
@@ -40,21 +41,12 @@ def submit_image(
         if fields.get("slack_team") and fields.get("slack_channel"):  # the same bytes shared again widen its audience
             share_again(runtime, session, image, fields["slack_team"], fields["slack_channel"], fields.get("slack_ts"),
                         fields.get("slack_file_id"), bool(fields.get("slack_public")))
-        if not created:
-            if image.status != ImageStatus.failed:
-                return image, False
-            # A re-upload of an image that failed: give it another go.
-            image.status, image.error = ImageStatus.queued, None
-            session.add(image)
-            session.commit()
+        if not created and not _another_go(session, image):
+            return image, False
         try:
             enqueue_index(queue, image.id, runtime, new=created)
         except redis.RedisError as exc:
-            if created:
-                discard_new_image(session, runtime.files, image)
-            else:
-                record_failure(session, image.id, f"Could not queue: {exc}", final=True)
-            raise ServiceUnavailable(f"The ingest queue is unavailable, try again shortly: {exc}") from exc
+            raise _not_queued(runtime, session, [(image, created)], exc) from exc
     return image, created
 
 
@@ -67,9 +59,9 @@ def submit_images(
     Returns, per file, ``(image, created)`` or the ``InvalidImage`` it was refused with.
 
     Raises ``ServiceUnavailable`` when the queue is down: the batch's new images are removed
-    again, so a retry starts clean."""
+    again, so a retry starts clean (and one given another go has failed again)."""
     results: list[tuple[Image, bool] | InvalidImage] = []
-    to_queue: list[Image] = []
+    to_queue: list[tuple[Image, bool]] = []
     with runtime.session() as session:
         for (data, filename), caption in zip(files, captions or [None] * len(files)):
             try:
@@ -79,19 +71,32 @@ def submit_images(
                 continue
             image, created = add_image(session, runtime.files, checked, source=source, uploader=uploader,
                                        caption=caption, filename=filename)
-            retried = not created and image.status == ImageStatus.failed
-            if retried:  # a re-upload of an image that failed: another go
-                image.status, image.error = ImageStatus.queued, None
-                session.add(image)
-                session.commit()
-            if created or retried:  # (a duplicate still queued has its job)
-                to_queue.append(image)
+            if created or _another_go(session, image):  # (a duplicate still queued has its job)
+                to_queue.append((image, created))
             results.append((image, created))
         try:
-            enqueue_indexing(queue, runtime, [image.id for image in to_queue])
+            enqueue_indexing(queue, runtime, [image.id for image, _ in to_queue])
         except redis.RedisError as exc:
-            for image, created in (r for r in results if isinstance(r, tuple)):
-                if created:
-                    discard_new_image(session, runtime.files, image)
-            raise ServiceUnavailable(f"The ingest queue is unavailable, try again shortly: {exc}") from exc
+            raise _not_queued(runtime, session, to_queue, exc) from exc
     return results
+
+
+def _another_go(session: Session, image: Image) -> bool:
+    """A re-upload of an image that failed gives it another go; False if it had not failed."""
+    if image.status != ImageStatus.failed:
+        return False
+    image.status, image.error = ImageStatus.queued, None
+    session.add(image)
+    session.commit()
+    return True
+
+
+def _not_queued(runtime: Runtime, session: Session, images: list[tuple[Image, bool]], exc: Exception) -> ServiceUnavailable:
+    """Undo what the queue refused: a new image is removed (a retry starts clean), one given
+    another go has failed again."""
+    for image, created in images:
+        if created:
+            discard_new_image(session, runtime.files, image)
+        else:
+            record_failure(session, image.id, f"Could not queue: {exc}", final=True)
+    return ServiceUnavailable(f"The ingest queue is unavailable, try again shortly: {exc}")

@@ -50,13 +50,7 @@ def enqueue_ocr(runtime: Runtime, image_ids: list[int]) -> None:
     """Queue reading the text of these (indexed) images, in one round trip."""
     if runtime.settings.ocr.mode == "off" or not image_ids:
         return
-    queue = ocr_queue(runtime)
-    options = job_options(runtime, OCR_FAILURE_CALLBACK)
-    queue.enqueue_many([
-        Queue.prepare_data(OCR_JOB, (image_id,), job_id=f"{OCR_PREFIX}{image_id}",
-                           timeout=runtime.settings.worker.job_timeout, **options)
-        for image_id in image_ids
-    ])
+    _enqueue_each(ocr_queue(runtime), runtime, OCR_JOB, image_ids, OCR_PREFIX, OCR_FAILURE_CALLBACK)
 
 
 def job_id_for(image_id: int) -> str:
@@ -73,13 +67,7 @@ def enqueue_index(queue: Queue, image_id: int, runtime: Runtime, new: bool = Fal
 
 def enqueue_indexing(queue: Queue, runtime: Runtime, image_ids: list[int]) -> None:
     """Queue these images, which have no job waiting, for indexing in one round trip."""
-    if image_ids:
-        options = job_options(runtime, FAILURE_CALLBACK)
-        queue.enqueue_many([
-            Queue.prepare_data(INDEX_JOB, (image_id,), job_id=job_id_for(image_id),
-                               timeout=runtime.settings.worker.job_timeout, **options)
-            for image_id in image_ids
-        ])
+    _enqueue_each(queue, runtime, INDEX_JOB, image_ids, JOB_PREFIX, FAILURE_CALLBACK)
 
 
 def enqueue_reindex_step(queue: Queue, runtime: Runtime, space_id: int, cursor: int) -> None:
@@ -96,6 +84,18 @@ def enqueue_backfill_step(runtime: Runtime, team: str, channel: str, source: str
     if not _job_pending(queue, job_id):
         queue.enqueue(BACKFILL_STEP_JOB, team, channel, job_id=job_id, job_timeout=runtime.settings.worker.job_timeout,
                       **job_options(runtime, BACKFILL_FAILURE_CALLBACK))
+
+
+def _enqueue_each(queue: Queue, runtime: Runtime, function: str, image_ids: list[int], prefix: str,
+                  on_failure: str) -> None:
+    """One job of ``function`` per image (id ``prefix`` + image id), all in one round trip."""
+    if image_ids:
+        options = job_options(runtime, on_failure)
+        queue.enqueue_many([
+            Queue.prepare_data(function, (image_id,), job_id=f"{prefix}{image_id}",
+                               timeout=runtime.settings.worker.job_timeout, **options)
+            for image_id in image_ids
+        ])
 
 
 def _enqueue(queue: Queue, runtime: Runtime, function: str, argument: int, job_id: str, on_failure: str) -> None:

@@ -41,7 +41,7 @@ from core.runtime import OpenSpace, Runtime
 from core.slack import channel_named
 from core.texts import texts_of
 from core.vectors import IMAGE, TEXT, Hit, SearchFilter
-from core.vectors.base import CHANNELS, WORDS, WORDS_FIELD, HybridHits, HybridQuery
+from core.vectors.base import CHANNELS, NO_HITS, WORDS, WORDS_FIELD, HybridHits, HybridQuery
 from core.words import FILENAME, Words, terms_of
 from core.words import query_vector as words_query
 from recommender.fusion import rrf
@@ -173,9 +173,8 @@ def fused(query: HybridQuery, hits: HybridHits, limit: int) -> list[int]:
         if len(stage.channels) == 1:
             rankings.append(hits.ranking(stage))
         else:
-            inner = [hits.channels[channel].ids for channel in stage.channels if channel in hits.channels]
-            inner_weights = [w for channel, w in zip(stage.channels, stage.inner) if channel in hits.channels]
-            rankings.append([i for i, _ in rrf(inner, query.rrf_k, inner_weights, limit)])
+            inner = [hits.channels.get(channel, NO_HITS).ids for channel in stage.channels]
+            rankings.append([i for i, _ in rrf(inner, query.rrf_k, stage.inner, limit)])
     return [i for i, _ in rrf(rankings, query.rrf_k, [stage.weight for stage in plan], limit)]
 
 
@@ -189,14 +188,11 @@ def rank(hits: HybridHits, order: list[int], score_threshold: float | None = Non
     holding_all = hits.holding_all
     ranking = []
     for id_ in order:
-        best, strong = None, id_ in holding_all
-        for channel_scores, bar in dense:
-            score = channel_scores.get(id_)
-            if score is not None:
-                best, strong = score if best is None else max(best, score), strong or score >= bar
-        best = 0.0 if best is None else best
+        found = [(channel_scores[id_], bar) for channel_scores, bar in dense if id_ in channel_scores]
+        best = max((score for score, _ in found), default=0.0)
         if score_threshold is not None and best < score_threshold and id_ not in holding_all:
             continue
+        strong = id_ in holding_all or any(score >= bar for score, bar in found)
         ranking.append(Ranked(id_, round(float(best), 6), [c for c in CHANNELS if id_ in scores.get(c, ())], strong))
     return ranking
 
@@ -289,6 +285,7 @@ def _cached_ranking(runtime: Runtime, key: str) -> list[Ranked] | None:
 
 
 _BIT = {channel: 1 << n for n, channel in enumerate(CHANNELS)}
+_MATCHED = {bits: [c for c in CHANNELS if bits & _BIT[c]] for bits in range(1 << len(CHANNELS))}
 _RANKED = np.dtype([("id", "<i8"), ("score", "<f8"), ("matched", "u1"), ("strong", "?")])
 
 
@@ -301,8 +298,8 @@ def _packed(ranking: list[Ranked]) -> bytes:
 
 
 def _unpacked(data: bytes) -> list[Ranked]:
-    matched = {bits: [c for c in CHANNELS if bits & _BIT[c]] for bits in range(1 << len(CHANNELS))}
-    return [Ranked(id_, score, matched[bits], strong) for id_, score, bits, strong in np.frombuffer(data, dtype=_RANKED).tolist()]
+    return [Ranked(id_, score, list(_MATCHED[bits]), strong)
+            for id_, score, bits, strong in np.frombuffer(data, dtype=_RANKED).tolist()]
 
 
 def _cache_get(runtime: Runtime, key: str) -> bytes | None:

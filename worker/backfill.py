@@ -87,12 +87,11 @@ def backfill_step(team: str, channel: str) -> str:
 
 
 def _read_files(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:
-    answer = client.files_list(channel=at.channel, types="images", ts_from=str(int(at.since)),
-                               ts_to=str(int(at.until) + 1), page=at.page, count=PAGE)
+    answer = _files_page(client, at, page=at.page, count=PAGE)
     files = [f for f in answer.get("files", []) if _is_image(f)]
     paging = answer.get("paging") or {}
     found = [{"file_id": f["id"], "channel": at.channel, "ts": _share_ts(f, at.channel), "user": f.get("user"),
-              "file": {key: f[key] for key in FILE_FIELDS if key in f}} for f in files]
+              "file": _described(f)} for f in files]
     done = not answer.get("files") or at.page >= int(paging.get("pages", at.page))
     return _Page(found, {"page": at.page + 1}, done, total=int(paging.get("total", 0)))
 
@@ -121,8 +120,7 @@ def _read_messages(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _P
     facts, total = {}, None
     if first:  # the conversation's kind and size, once (two calls)
         facts["public"] = is_public_channel(runtime.settings, at.channel)
-        counted = client.files_list(channel=at.channel, types="images", ts_from=str(int(at.since)),
-                                    ts_to=str(int(at.until) + 1), count=1)
+        counted = _files_page(client, at, count=1)
         total = int((counted.get("paging") or {}).get("total", 0))
     return _Page(found, moved, done=not more, total=total, facts=facts)
 
@@ -141,9 +139,20 @@ def _images_of(message: dict, channel: str, thread: str | None = None) -> list[d
         {"file_id": f["id"], "channel": channel, "ts": message["ts"], "user": message.get("user") or f.get("user"),
          "text": message.get("text") or None, "thread_ts": message.get("thread_ts"), "thread": thread or None,
          # A file shown as "check_file_info" is described only by files.info (the job asks).
-         **({"file": {key: f[key] for key in FILE_FIELDS if key in f}} if "url_private" in f else {})}
+         **({"file": _described(f)} if "url_private" in f else {})}
         for f in message.get("files", []) if _is_image(f)
     ]
+
+
+def _files_page(client: WebClient, at: SlackBackfill, **paging):
+    """A page of the conversation's image files shared in the backfill's time span."""
+    return client.files_list(channel=at.channel, types="images", ts_from=str(int(at.since)),
+                             ts_to=str(int(at.until) + 1), **paging)
+
+
+def _described(file: dict) -> dict:
+    """What taking the file in needs of Slack's description of it."""
+    return {key: file[key] for key in FILE_FIELDS if key in file}
 
 
 def _is_image(file: dict) -> bool:

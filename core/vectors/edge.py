@@ -245,7 +245,6 @@ def _channel_queries(query: HybridQuery) -> dict[str, qe.Query]:
     return queries
 
 
-
 def _edge_filter(where: SearchFilter | None, all_words: str | None = None) -> qe.Filter | None:
     where = where or SearchFilter()
     if where.is_empty() and not all_words:

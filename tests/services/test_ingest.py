@@ -60,3 +60,18 @@ def test_a_folder_chunk_the_queue_refuses_leaves_nothing_behind(runtime):
     with runtime.session() as session:
         assert session.exec(select(Image)).all() == []
     assert not any(p.is_file() for p in runtime.files.root.rglob("*"))
+
+
+def test_a_failed_image_given_another_go_while_the_queue_is_down_is_failed_again(runtime):
+    from services.ingest import submit_images
+
+    image, _ = submit_image(runtime, ingest_queue(runtime), distinct_jpeg(76), source=ImageSource.web)
+    with runtime.session() as session:
+        row = session.get(Image, image.id)
+        row.status = ImageStatus.failed
+        session.add(row)
+        session.commit()
+    with pytest.raises(ServiceUnavailable):
+        submit_images(runtime, dead_queue(runtime), [(distinct_jpeg(76), "again.jpg")], source=ImageSource.folder)
+    with runtime.session() as session:
+        assert session.get(Image, image.id).status == ImageStatus.failed  # not left queued with no job
