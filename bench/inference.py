@@ -6,6 +6,7 @@ Prints, for torch fp32, torch bf16 (where the CPU has native bf16), ONNX Runtime
 ONNX Runtime int8 (the default backend: ``auto``):
   - images/s at batch 1, 8 and 32, and the text query time (one query, median);
   - the least cosine to torch fp32 over the run's images and queries;
+  - what the default backend's calibration picks for image batches on this machine;
 then the cold start of the query path (process start to first text embedding, and peak
 RSS) for ONNX and torch, and of the API process; then image decoding: full-size decode +
 open_clip's exact preprocessing against reduced-size decode + box pre-shrink; then the
@@ -28,6 +29,7 @@ import numpy as np
 from PIL import Image
 from shared import DEFAULT_WORK_DIR, ROOT, model_for, parse, synthetic_jpegs
 
+from core.clip.calibration import BATCH, calibrate
 from core.clip.export import probe_images
 from core.clip.onnx_backend import OnnxEmbedder
 from core.clip.preprocess import Preprocess
@@ -212,6 +214,11 @@ def main() -> None:
             f"{name:22} " + " ".join(f"{r:7.1f}" for r in rates) + f"   {ms:8.1f}   {image_cos:.5f} / {text_cos:.5f}",
             flush=True,
         )
+
+    calibration = calibrate(ClipSettings(model=model, threads=args.threads), models_dir)
+    timed = ", ".join(f"{path} {rate:.1f}" for path, rate in calibration.images_per_s.items())
+    print(f"\ncalibration (what the default backend embeds image batches on here): {calibration.batch_path}; "
+          f"images/s at batch {BATCH}: {timed}")
 
     print("\ncold start: process start -> first text embedding")
     data_dir = args.work_dir / "cold-start-data"

@@ -1,9 +1,9 @@
 """CLIP embeddings behind one interface, on two backends.
 
-``open_embedder(settings)`` picks the backend the settings ask for; ``auto`` is ONNX
-Runtime (int8 where it agrees with fp32), the fastest choice measured on CPUs with and
-without native bf16 that also keeps torch out of the serving processes (see
-``bench/inference.py``), unless the model cannot be exported, then torch.
+``open_embedder(settings)`` picks the backend the settings ask for. ``auto`` is ONNX
+Runtime (int8 where it agrees with fp32) for texts and single images, which keeps torch
+out of the serving processes, and for batches of images the path timed fastest on this
+machine (``core.clip.calibrated``); torch if the model cannot be exported.
 """
 
 import logging
@@ -37,5 +37,10 @@ def open_embedder(settings: Settings) -> Embedder:
             from core.clip.torch_backend import TorchEmbedder
 
             embedder = TorchEmbedder(clip)
+        else:
+            if clip.backend == "auto" and clip.precision == "auto":
+                from core.clip.calibrated import CalibratedEmbedder
+
+                embedder = CalibratedEmbedder(embedder)
     embedder.load()
     return embedder

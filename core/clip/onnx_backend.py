@@ -51,6 +51,16 @@ class OnnxEmbedder(Embedder):
         self.load()
         return self._manifest
 
+    @property
+    def folder(self) -> Path:
+        """The export this runs."""
+        self.load()
+        return self._folder
+
+    def precision_of(self, tower: str) -> str:
+        self.load()
+        return self._precision[tower]
+
     def _load(self) -> None:
         self._folder, self._manifest = ensure_exported(self.settings, self.models_dir)
         self._precision = {tower: self._choose_precision(tower) for tower in TOWERS}

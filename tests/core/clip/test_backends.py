@@ -48,7 +48,8 @@ def test_each_backend_gives_unit_vectors_of_the_model_dimension(backends, backen
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-5)
     assert not np.allclose(texts[0], texts[1])
-    assert embedder.name == ("onnx-int8" if backend == "default" else backend)
+    # The default's image batches go where this machine's calibration says (test_calibration).
+    assert embedder.name.partition(" ")[0] == ("onnx-int8" if backend == "default" else backend)
 
 
 def test_empty_input_gives_no_rows_without_running_the_model(embedder):

@@ -63,7 +63,7 @@ def test_token_ids_match_open_clip_on_hundreds_of_strings(clean):
 
 
 def test_long_text_is_cut_and_still_ends_with_the_end_token(embedder):
-    tokenizer = ClipTokenizer(embedder._folder / VOCAB_FILE)
+    tokenizer = ClipTokenizer(embedder.folder / VOCAB_FILE)
     ids = tokenizer(["word " * 200, "short"])
     assert ids[0, 0] == tokenizer.start and ids[0, -1] == tokenizer.end and (ids[0] != 0).all()
     assert list(ids[1, :3]) == [tokenizer.start, tokenizer.encode("short")[0], tokenizer.end] and not ids[1, 3:].any()
