@@ -17,7 +17,7 @@ from sqlmodel import col, func, select
 from core.errors import InvalidImage
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
-from services.ingest import submit_images
+from services.ingest import BATCH, submit_images
 from services.queue import ingest_queue
 from worker.runner import EmbeddedWorker
 
@@ -29,10 +29,6 @@ class ImportReport:
     rejected: dict[str, str] = field(default_factory=dict)
 
 
-CHUNK = 32
-"""Files read, stored and queued together (one round trip to the queue a chunk)."""
-
-
 def import_images(runtime: Runtime, folder: Path, uploader: str | None, console: Console) -> ImportReport:
     files = sorted(p for p in folder.rglob("*") if _is_candidate(p))
     report = ImportReport()
@@ -42,8 +38,8 @@ def import_images(runtime: Runtime, folder: Path, uploader: str | None, console:
     try:
         with _progress(console) as progress:
             task = progress.add_task("Reading", total=len(files))
-            for start in range(0, len(files), CHUNK):
-                chunk = files[start : start + CHUNK]
+            for start in range(0, len(files), BATCH):
+                chunk = files[start : start + BATCH]
                 submitted = submit_images(
                     runtime, queue, [(path.read_bytes(), path.name[:255]) for path in chunk], source=ImageSource.folder,
                     uploader=uploader, captions=[_sidecar_caption(path) for path in chunk],

@@ -16,6 +16,10 @@ from core.runtime import Runtime
 from services.queue import enqueue_index, enqueue_indexing
 from services.shares import share_again
 
+BATCH = 32
+"""Files the upload route and the folder import store and queue together (one round trip
+to the queue, one database transaction)."""
+
 
 def submit_image(
     runtime: Runtime,
@@ -54,8 +58,8 @@ def submit_images(
     runtime: Runtime, queue: Queue, files: list[tuple[bytes, str | None]], *, source: ImageSource,
     uploader: str | None = None, captions: list[str | None] | None = None,
 ) -> list[tuple[Image, bool] | InvalidImage]:
-    """Several files of one folder (``(bytes, file name)`` each, with a caption each) at
-    once: each checked and stored as ``submit_image`` does, all queued in one round trip.
+    """Several files of one upload or one folder (``(bytes, file name)`` each, with a caption
+    each) at once: each checked and stored as ``submit_image`` does, all queued in one round trip.
     Returns, per file, ``(image, created)`` or the ``InvalidImage`` it was refused with.
 
     Raises ``ServiceUnavailable`` when the queue is down: the batch's new images are removed

@@ -14,9 +14,9 @@ from core.errors import Forbidden, ImageTooLarge, InvalidImage
 from core.images import delete_image, thumbnail_path
 from core.likes import liked_among
 from core.links import valid_signature
-from core.models import ImagePublic, ImageSource
+from core.models import Image, ImagePublic, ImageSource
 from core.ratelimit import take
-from services.ingest import submit_image
+from services.ingest import BATCH, submit_images
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -51,19 +51,21 @@ def upload_images(
             status_code=413,
         )
     take(runtime.redis, "uploads", caller.id, len(files), limits.uploads_per_minute)
+    results: list[tuple[Image, bool] | InvalidImage] = []
+    for start in range(0, len(files), BATCH):  # stored and queued a batch at a time
+        read = [(_read(upload, limits.max_upload_bytes), _name(upload.filename)) for upload in files[start : start + BATCH]]
+        readable = [(data, name) for data, name in read if isinstance(data, bytes)]
+        submitted = iter(submit_images(runtime, queue, readable, source=ImageSource.web, uploader=caller.name,
+                                       captions=[caption] * len(readable)))
+        results += [next(submitted) if isinstance(data, bytes) else data for data, _ in read]
     accepted, rejected, first_status = [], [], None
-    for upload in files:
-        try:
-            data = upload.file.read(limits.max_upload_bytes + 1)
-            if len(data) > limits.max_upload_bytes:
-                raise ImageTooLarge(f"The file is larger than the limit of {limits.max_upload_bytes:,} bytes.")
-            image, created = submit_image(runtime, queue, data, source=ImageSource.web, uploader=caller.name, caption=caption,
-                                          filename=_name(upload.filename))
-        except InvalidImage as exc:
-            first_status = first_status or status_of(exc)
-            rejected.append(RejectedFile(filename=upload.filename, error={"code": exc.code, "message": exc.message}))
-            continue
-        accepted.append(ImagePublic.of(image, duplicate=not created))
+    for upload, result in zip(files, results):
+        if isinstance(result, InvalidImage):
+            first_status = first_status or status_of(result)
+            rejected.append(RejectedFile(filename=upload.filename, error={"code": result.code, "message": result.message}))
+        else:
+            image, created = result
+            accepted.append(ImagePublic.of(image, duplicate=not created))
     if not accepted:
         first = rejected[0].error
         return JSONResponse(
@@ -149,6 +151,11 @@ def _immutable_file(request: Request, path, media_type: str, tag: str) -> Respon
     if request.headers.get("if-none-match") == headers["ETag"]:
         return Response(status_code=304, headers=headers)
     return FileResponse(path, media_type=media_type, headers=headers)
+
+
+def _read(upload: UploadFile, limit: int) -> bytes | ImageTooLarge:
+    data = upload.file.read(limit + 1)
+    return data if len(data) <= limit else ImageTooLarge(f"The file is larger than the limit of {limit:,} bytes.")
 
 
 def _name(filename: str | None) -> str | None:

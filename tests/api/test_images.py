@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from core.models import Image
 from core.vectors import IMAGE, TEXT
+from services.ingest import BATCH
 from tests.factories import SVG, distinct_jpeg, image_bytes, png_claiming_size
 from tests.polling import wait_for_status
 
@@ -126,6 +127,26 @@ def test_good_files_are_kept_when_others_in_the_request_are_bad(client, app_runt
     assert len(body["images"]) == 1
     assert body["rejected"] == [{"filename": "bad.jpg", "error": {"code": "unsupported_media_type", "message": body["rejected"][0]["error"]["message"]}}]
     wait_for_status(app_runtime, [body["images"][0]["id"]])
+
+
+def test_a_request_of_many_files_keeps_their_order_across_batches(client, app_runtime):
+    """More files than one batch stores together: each still gets its own answer, in order."""
+    limit = app_runtime.settings.limits.max_upload_bytes
+    files = [(f"{i}.jpg", distinct_jpeg(200 + i)) for i in range(BATCH + 8)]
+    files[3] = ("bad.jpg", b"not an image at all")
+    files[BATCH + 1] = ("huge.jpg", b"\xff\xd8" + b"\0" * limit)
+    files[BATCH + 2] = ("again.jpg", files[0][1])  # the first file, in the next batch
+    body = upload(client, *files, caption="the offsite").json()
+
+    assert [r["filename"] for r in body["rejected"]] == ["bad.jpg", "huge.jpg"]
+    assert [r["error"]["code"] for r in body["rejected"]] == ["unsupported_media_type", "image_too_large"]
+    images = body["images"]
+    kept = [name for name, _ in files if name not in ("bad.jpg", "huge.jpg")]
+    assert [i["filename"] for i in images] == [name if name != "again.jpg" else "0.jpg" for name in kept]
+    assert images[0]["id"] == images[BATCH]["id"] and images[BATCH]["duplicate"] is True  # the stored image
+    new = [i["id"] for i in images if not i["duplicate"]]
+    assert len(new) == BATCH + 5 and all(i["caption"] == "the offsite" for i in images)
+    wait_for_status(app_runtime, new)
 
 
 def test_unknown_image_is_a_404_envelope(client):
