@@ -1,7 +1,9 @@
 """What a request's answer need not wait for: a search's or a click's place in the
 person's history and taste. Written on a thread of its own, one at a time in the order
 asked (each write takes the user's lock anyway), after the response has left; the
-process finishes them before it stops."""
+process finishes them before it stops. At most ``WAITING`` writes wait: past that a
+request waits for room (so a flood of searches on a slow database slows down rather than
+filling memory, and no click is dropped)."""
 
 import logging
 import threading
@@ -11,15 +13,25 @@ from core.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
+WAITING = 1000
+
 
 class Recorder:
-    def __init__(self) -> None:
+    def __init__(self, waiting: int = WAITING) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="findimage-recorder")
         self._pending = 0
         self._idle = threading.Condition()
+        self._room = threading.Semaphore(waiting)
+
+    @property
+    def pending(self) -> int:
+        """Writes asked for and not yet done."""
+        return self._pending
 
     def record(self, write, *args) -> None:
-        """Run ``write(*args)`` later; a database or vector store outage only loses it with a warning."""
+        """Run ``write(*args)`` later (waiting for room first if ``WAITING`` writes wait); a
+        database or vector store outage only loses it with a warning."""
+        self._room.acquire()
         with self._idle:
             self._pending += 1
         self._pool.submit(self._run, write, args)
@@ -43,3 +55,4 @@ class Recorder:
             with self._idle:
                 self._pending -= 1
                 self._idle.notify_all()
+            self._room.release()
