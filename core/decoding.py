@@ -1,17 +1,18 @@
 """Reading untrusted image bytes with Pillow: validation, thumbnails, model input.
 
 Validation is by content, never by file name: Pillow must recognise the bytes as one of
-the formats we accept and decode them completely (a truncated file fails here, not in the
-worker). The pixel count is checked from the header, before any pixel is decoded, so a
+the formats we accept, and the image must be complete (a truncated file fails here, not in
+the worker). The pixel count is checked from the header, before any pixel is decoded, so a
 decompression bomb costs nothing.
 """
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from core.config import LimitSettings
 from core.errors import ImageTooLarge, InvalidImage, UnsupportedImage
@@ -49,7 +50,8 @@ class DecodedImage:
 
 def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
     """Validate an upload, or raise an ``InvalidImage``. Cheap enough for the request path:
-    the thumbnail and the model input are made later, by the worker, from one decode."""
+    JPEG and PNG are checked whole without decoding their pixels, so an image is decoded
+    once, by the worker, for both its thumbnail and the model's input."""
     if not data:
         raise InvalidImage("The file is empty.")
     if len(data) > limits.max_upload_bytes:
@@ -59,13 +61,9 @@ def check_image(data: bytes, limits: LimitSettings) -> CheckedImage:
     with _open(data, limits) as image:
         mime = ACCEPTED_FORMATS[image.format]
         width, height = image.size
-        # Decode at 1/8 scale where the format allows it (JPEG): every byte of the
-        # stream is still read, so corruption and truncation are caught, for little cost.
-        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-        decoded_size = image.size
-        rgb = _load_rgb(image)
-    if rgb.size != decoded_size:  # EXIF turned it a quarter
-        width, height = height, width
+        if _orientation(image) in _QUARTER_TURNS:
+            width, height = height, width
+        _check_complete(image, data)
     return CheckedImage(data=data, sha256=hashlib.sha256(data).hexdigest(), mime=mime, width=width, height=height)
 
 
@@ -128,6 +126,64 @@ def _open(data: bytes, limits: LimitSettings) -> Image.Image:
             f"the limit is {limits.max_pixels:,} pixels."
         )
     return image
+
+
+def _check_complete(image: Image.Image, data: bytes) -> None:
+    """That every byte of the image is there, the cheapest way its format allows: JPEG by
+    walking its segments to the end-of-image marker (0.1 ms against 2.6 for a 1/8 decode
+    of a 1280x960 photo, 1.2 against 23 at 12 MP); PNG by its chunks' checksums up to IEND
+    (1.6 ms against 64 for a 2560x1440 screenshot); the rarer formats by a decode, at
+    1/8 scale where possible."""
+    if image.format in ("JPEG", "MPO"):
+        if _jpeg_end(data) is None:
+            raise InvalidImage("The image data is truncated: the JPEG stops before its end.")
+    elif image.format == "PNG":
+        try:
+            image.verify()
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InvalidImage(f"The image data is corrupt or truncated: {exc}") from exc
+    else:
+        width, height = image.size
+        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+        _load_rgb(image)
+
+
+_ENTROPY_END = re.compile(rb"\xff[^\x00\xff\xd0-\xd7]")
+"""The first marker after a scan's entropy-coded data (where 0xFF is followed by a stuffed
+0x00, a restart marker or fill bytes)."""
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """Where the first image's end-of-image marker ends, walking the JPEG's segments and
+    scans (baseline or progressive); None if the data stops first. Bytes after it (a
+    phone's trailer, an MPO's next frame) are not looked at."""
+    pos, size = 2, len(data)  # after start-of-image (Pillow has read it)
+    while pos + 1 < size and data[pos] == 0xFF:
+        while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        marker = data[pos + 1] if pos + 1 < size else None
+        if marker == 0xD9:
+            return pos + 2
+        if marker is None or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:  # start of scan: its entropy-coded data runs up to the next marker
+            found = _ENTROPY_END.search(data, pos)
+            if found is None:
+                return None
+            pos = found.start()
+    return None
+
+
+def _orientation(image: Image.Image) -> int:
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # (asking would decode the PNG to look for EXIF after its pixels)
+    return image.getexif().get(ExifTags.Base.Orientation, 1)
+
+
+_QUARTER_TURNS = {5, 6, 7, 8}
+"""EXIF orientations that turn the picture a quarter (as ``exif_transpose`` applies them)."""
 
 
 def _load_rgb(image: Image.Image) -> Image.Image:

@@ -77,15 +77,35 @@ def test_same_bytes_same_digest_different_bytes_different_digest():
         (b"<html><?php echo 'hi'; ?></html>", UnsupportedImage),
         (image_bytes("JPEG", size=(300, 200))[:-400], InvalidImage),
         (image_bytes("PNG", size=(300, 200))[:-40], InvalidImage),
+        (image_bytes("JPEG", size=(300, 200))[:-2], InvalidImage),
+        (image_bytes("JPEG", size=(300, 200), progressive=True)[:-400], InvalidImage),
+        (image_bytes("JPEG", size=(300, 200))[:200], InvalidImage),
+        (image_bytes("PNG", size=(300, 200))[:-12], InvalidImage),
         (png_claiming_size(100_000, 100_000), ImageTooLarge),
         (image_bytes("ICO", size=(16, 16)), UnsupportedImage),
     ],
-    ids=["empty", "jpeg-magic-garbage", "random", "svg", "php-polyglot", "truncated-jpeg", "truncated-png", "bomb", "ico"],
+    ids=["empty", "jpeg-magic-garbage", "random", "svg", "php-polyglot", "truncated-jpeg", "truncated-png",
+         "jpeg-without-end-marker", "truncated-progressive-jpeg", "jpeg-cut-in-its-headers", "png-without-iend",
+         "bomb", "ico"],
 )
 def test_bad_files_are_refused(data, error):
     with pytest.raises(error) as caught:
         check_image(data, LIMITS)
     assert caught.value.message
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        image_bytes("JPEG", size=(300, 200), progressive=True),
+        image_bytes("JPEG", size=(300, 200), restart_marker_blocks=4),
+        image_bytes("JPEG", size=(300, 200)) + b"\0" * 64 + b"SEFH trailer a phone appends",
+        image_bytes("MPO", size=(300, 200), save_all=True, append_images=[Image.new("RGB", (300, 200))]),
+    ],
+    ids=["progressive", "restart-markers", "trailer-after-the-end", "mpo"],
+)
+def test_complete_jpegs_pass_however_they_are_laid_out(data):
+    assert (check_image(data, LIMITS).width, decode_for_index(data, 16, LIMITS).pixels.size) == (300, (300, 200))
 
 
 def test_byte_and_pixel_limits():
