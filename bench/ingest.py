@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
+from prometheus_client import REGISTRY
 from rich.console import Console
 from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
 from sqlmodel import func, select
@@ -109,6 +110,12 @@ def bare_rates(settings: Settings, embedder: Embedder, images: list[Image.Image]
     return rates
 
 
+def stage_seconds() -> dict[str, float]:
+    """Seconds spent so far in each ingest stage, from the Prometheus histogram."""
+    return {stage: REGISTRY.get_sample_value("findimage_stage_seconds_sum", {"stage": stage}) or 0.0
+            for stage in ("validate", "store", "decode", "embed", "upsert")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=256)
@@ -135,8 +142,10 @@ def main() -> None:
         )
         embedder = open_embedder(settings)
         bare = bare_rates(settings, embedder, [Image.open(io.BytesIO(j)).convert("RGB") for j in jpegs], args.batch_size)
+        before = stage_seconds()
         imported = import_rate(settings.model_copy(update={"data_dir": Path(tmp) / "imported"}), embedder, jpegs,
                                Path(tmp) / "folder")
+        stages = {stage: seconds - before[stage] for stage, seconds in stage_seconds().items()}
         accepted, e2e = end_to_end_rates(settings, embedder, jpegs, args.clients)
 
     fastest = max(bare.values())
@@ -145,6 +154,8 @@ def main() -> None:
     for name, value in bare.items():
         print(f"bare model, {name:14} {value:8.1f} images/s")
     print(f"findimage import             {imported:8.1f} images/s   (folder -> indexed, no HTTP)")
+    print("  its stages, ms an image (wall time, threads overlapping): "
+          + ", ".join(f"{stage} {1000 * seconds / args.images:.1f}" for stage, seconds in stages.items() if seconds))
     print(
         f"uploads accepted             {accepted:8.1f} images/s   ({args.clients} upload clients, worker busy alongside)"
     )

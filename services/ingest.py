@@ -11,6 +11,7 @@ from sqlmodel import Session
 from core.decoding import check_image
 from core.errors import InvalidImage, ServiceUnavailable
 from core.images import add_image, discard_new_image, record_failure
+from core.metrics import timed
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
 from services.queue import enqueue_index, enqueue_indexing
@@ -37,11 +38,13 @@ def submit_image(
     Raises ``InvalidImage`` (nothing is stored) or ``ServiceUnavailable`` (the queue is
     down: the new image is removed again, so a retry of the upload starts clean).
     """
-    checked = check_image(data, runtime.settings.limits)
+    with timed("validate"):
+        checked = check_image(data, runtime.settings.limits)
     with runtime.session() as session:
-        image, created = add_image(
-            session, runtime.files, checked, source=source, uploader=uploader, caption=caption, **fields
-        )
+        with timed("store"):
+            image, created = add_image(
+                session, runtime.files, checked, source=source, uploader=uploader, caption=caption, **fields
+            )
         if fields.get("slack_team") and fields.get("slack_channel"):  # the same bytes shared again widen its audience
             share_again(runtime, session, image, fields["slack_team"], fields["slack_channel"], fields.get("slack_ts"),
                         fields.get("slack_file_id"), bool(fields.get("slack_public")))
@@ -69,12 +72,14 @@ def submit_images(
     with runtime.session() as session:
         for (data, filename), caption in zip(files, captions or [None] * len(files)):
             try:
-                checked = check_image(data, runtime.settings.limits)
+                with timed("validate"):
+                    checked = check_image(data, runtime.settings.limits)
             except InvalidImage as exc:
                 results.append(exc)
                 continue
-            image, created = add_image(session, runtime.files, checked, source=source, uploader=uploader,
-                                       caption=caption, filename=filename)
+            with timed("store"):
+                image, created = add_image(session, runtime.files, checked, source=source, uploader=uploader,
+                                           caption=caption, filename=filename)
             if created or _another_go(session, image):  # (a duplicate still queued has its job)
                 to_queue.append((image, created))
             results.append((image, created))
