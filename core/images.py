@@ -33,17 +33,7 @@ def add_image(
         return existing, False
     kept = files.original_path(checked.sha256).exists()
     files.save_original(checked.sha256, checked.data)
-    image = Image(
-        sha256=checked.sha256,
-        mime=checked.mime,
-        width=checked.width,
-        height=checked.height,
-        size_bytes=len(checked.data),
-        source=source,
-        uploader=uploader,
-        caption=(caption or "").strip() or None,
-        **slack_fields,
-    )
+    image = _record(checked, source, uploader, caption, **slack_fields)
     session.add(image)
     try:
         session.commit()
@@ -56,6 +46,60 @@ def add_image(
             files.delete(checked.sha256)
         raise
     return image, True
+
+
+def add_images(
+    session: Session,
+    files: FileStore,
+    uploads: Sequence[tuple[CheckedImage, str | None, str | None]],
+    *,
+    source: ImageSource,
+    uploader: str | None = None,
+) -> list[tuple[Image, bool]]:
+    """``add_image`` for several uploads (``(checked, caption, filename)`` each) in one
+    transaction: one look-up of their digests, one commit. A duplicate, of a stored image
+    or of an upload earlier in the batch, is that image."""
+    known = {image.sha256: image for image in session.exec(
+        select(Image).where(col(Image.sha256).in_({checked.sha256 for checked, _, _ in uploads}))
+    ).all()}
+    results, written = [], []
+    for checked, caption, filename in uploads:
+        image = known.get(checked.sha256)
+        if image is None:
+            if not files.original_path(checked.sha256).exists():
+                written.append(checked.sha256)
+            files.save_original(checked.sha256, checked.data)
+            image = known[checked.sha256] = _record(checked, source, uploader, caption, filename=filename)
+            session.add(image)
+            results.append((image, True))
+        else:
+            results.append((image, False))
+    try:
+        session.commit()
+    except IntegrityError:  # some of the same bytes arrived concurrently: one at a time, as add_image does
+        session.rollback()
+        return [add_image(session, files, checked, source=source, uploader=uploader, caption=caption, filename=filename)
+                for checked, caption, filename in uploads]
+    except Exception:
+        for sha256 in written:  # the database failed: leave no file without a row
+            files.delete(sha256)
+        raise
+    return results
+
+
+def _record(checked: CheckedImage, source: ImageSource, uploader: str | None, caption: str | None,
+            **fields: str | None) -> Image:
+    return Image(
+        sha256=checked.sha256,
+        mime=checked.mime,
+        width=checked.width,
+        height=checked.height,
+        size_bytes=len(checked.data),
+        source=source,
+        uploader=uploader,
+        caption=(caption or "").strip() or None,
+        **fields,
+    )
 
 
 def find_by_sha256(session: Session, sha256: str) -> Image | None:

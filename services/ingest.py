@@ -8,9 +8,9 @@ import redis
 from rq import Queue
 from sqlmodel import Session
 
-from core.decoding import check_image
+from core.decoding import CheckedImage, check_image
 from core.errors import InvalidImage, ServiceUnavailable
-from core.images import add_image, discard_new_image, record_failure
+from core.images import add_image, add_images, discard_new_image, record_failure
 from core.metrics import timed
 from core.models import Image, ImageSource, ImageStatus
 from core.runtime import Runtime
@@ -67,22 +67,20 @@ def submit_images(
 
     Raises ``ServiceUnavailable`` when the queue is down: the batch's new images are removed
     again, so a retry starts clean (and one given another go has failed again)."""
-    results: list[tuple[Image, bool] | InvalidImage] = []
-    to_queue: list[tuple[Image, bool]] = []
+    checked: list[tuple[CheckedImage, str | None, str | None] | InvalidImage] = []
+    for (data, filename), caption in zip(files, captions or [None] * len(files)):
+        try:
+            with timed("validate"):
+                checked.append((check_image(data, runtime.settings.limits), caption, filename))
+        except InvalidImage as exc:
+            checked.append(exc)
     with runtime.session() as session:
-        for (data, filename), caption in zip(files, captions or [None] * len(files)):
-            try:
-                with timed("validate"):
-                    checked = check_image(data, runtime.settings.limits)
-            except InvalidImage as exc:
-                results.append(exc)
-                continue
-            with timed("store"):
-                image, created = add_image(session, runtime.files, checked, source=source, uploader=uploader,
-                                           caption=caption, filename=filename)
-            if created or _another_go(session, image):  # (a duplicate still queued has its job)
-                to_queue.append((image, created))
-            results.append((image, created))
+        with timed("store"):
+            added = iter(add_images(session, runtime.files, [c for c in checked if not isinstance(c, InvalidImage)],
+                                    source=source, uploader=uploader))
+        results = [c if isinstance(c, InvalidImage) else next(added) for c in checked]
+        to_queue = [(image, created) for image, created in (r for r in results if not isinstance(r, InvalidImage))
+                    if created or _another_go(session, image)]  # (a duplicate still queued has its job)
         try:
             enqueue_indexing(queue, runtime, [image.id for image, _ in to_queue])
         except redis.RedisError as exc:

@@ -1,5 +1,7 @@
 """Taking images in when a part is down: nothing half-done is left behind."""
 
+import threading
+
 import pytest
 import redis
 from rq import Queue
@@ -42,13 +44,36 @@ def test_a_folder_chunk_is_queued_at_once_and_a_bad_file_is_refused_alone(runtim
 
     queue = ingest_queue(runtime)
     before, _ = submit_image(runtime, queue, distinct_jpeg(72), source=ImageSource.web)  # already there, queued
-    files = [(distinct_jpeg(73), "a.jpg"), (b"not an image", "notes.jpg"), (distinct_jpeg(72), "again.jpg")]
-    results = submit_images(runtime, queue, files, source=ImageSource.folder, captions=["the harbour", None, None])
-    new, refused, duplicate = results
+    files = [(distinct_jpeg(73), "a.jpg"), (b"not an image", "notes.jpg"), (distinct_jpeg(72), "again.jpg"),
+             (distinct_jpeg(73), "copy of a.jpg")]
+    results = submit_images(runtime, queue, files, source=ImageSource.folder, captions=["the harbour", None, None, None])
+    new, refused, duplicate, copy = results
     assert new[1] and new[0].caption == "the harbour" and new[0].filename == "a.jpg"
     assert isinstance(refused, InvalidImage)
     assert duplicate[0].id == before.id and not duplicate[1]
+    assert copy[0].id == new[0].id and not copy[1]  # a duplicate within the chunk is the image it repeats
     assert sorted(queue.job_ids) == sorted([f"index-{before.id}", f"index-{new[0].id}"])  # one job each, none twice
+
+
+def test_two_chunks_of_the_same_files_at_once_store_each_file_once(runtime):
+    from services.ingest import submit_images
+
+    files = [(distinct_jpeg(80 + i), f"{i}.jpg") for i in range(6)]
+    start, answers = threading.Barrier(2), []
+
+    def submit() -> None:
+        start.wait()
+        answers.append([image.id for image, _ in submit_images(runtime, ingest_queue(runtime), files,
+                                                                 source=ImageSource.folder)])
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 2 and answers[0] == answers[1]
+    with runtime.session() as session:
+        assert sorted(image.id for image in session.exec(select(Image)).all()) == sorted(answers[0])
 
 
 def test_a_folder_chunk_the_queue_refuses_leaves_nothing_behind(runtime):
