@@ -103,7 +103,8 @@ def _personal(runtime: Runtime, space: OpenSpace, session: Session, found: list[
             space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
             for interest, n in zip(found, counts)
         ]
-    points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}))}
+    points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}), vectors=(IMAGE,),
+                                                      fields=("caption", "source"))}
     if not points:
         return []
     row = {image_id: r for r, image_id in enumerate(points)}
@@ -214,7 +215,7 @@ def _shown_before(
         .order_by(col(Impression.shown_at).asc().nulls_last(), col(Image.id)).limit(limit)
     ).all()
     liked = liked_among(session, user_id, (image_id for image_id, _ in rows))
-    points = space.vectors.retrieve([image_id for image_id, _ in rows])
+    points = space.vectors.retrieve([image_id for image_id, _ in rows], vectors=(IMAGE,), fields=("caption", "source"))
     if not points:
         return []
     vectors = unit(np.array([p.vectors[IMAGE] for p in points]).reshape(len(points), -1))

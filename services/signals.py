@@ -96,7 +96,7 @@ def _mark(runtime: Runtime, session: Session, mark: Like | NotInterested, kind: 
     if session.get(Image, image_id) is None:
         raise NotFound(f"There is no image {image_id}.")
     space = runtime.space
-    points = space.vectors.retrieve([image_id])
+    points = space.vectors.retrieve([image_id], vectors=(IMAGE,), fields=())
     with user_lock(session, user_id):
         if session.exec(select(table.image_id).where(table.user_id == user_id, table.image_id == image_id)).first() is not None:
             return False

@@ -34,7 +34,7 @@ def similar_to(runtime: Runtime, image_id: int, page: int = 1, where: SearchFilt
     """Neighbours of the image that pass ``where`` (who may see what); an image the
     viewer may not see is as unknown as a missing one."""
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
-    points = space.vectors.retrieve([image_id])
+    points = space.vectors.retrieve([image_id], vectors=(IMAGE, TEXT), fields=(AUDIENCE,))
     audience = where.audience if where else None
     if not points or (audience is not None and not audience.intersection(points[0].payload.get(AUDIENCE, []))):
         raise NotFound(f"Image {image_id} is not in the search index (unknown, or not indexed yet).")

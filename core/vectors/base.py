@@ -193,8 +193,11 @@ class VectorStore(Protocol):
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         """Insert or replace points, all of their vectors and payload."""
 
-    def retrieve(self, ids: Sequence[int]) -> list[StoredPoint]:
-        """The stored points among ``ids``, with vectors and payload; missing ids are skipped."""
+    def retrieve(self, ids: Sequence[int], vectors: Sequence[str] | None = None,
+                 fields: Sequence[str] | None = None) -> list[StoredPoint]:
+        """The stored points among ``ids``, with their vectors and payload (only ``vectors``
+        and ``fields`` of them when given: a point's words can be long); missing ids are
+        skipped."""
 
     def payloads(self, ids: Sequence[int], fields: Sequence[str] | None = None) -> dict[int, dict[str, Any]]:
         """The payloads of the stored points among ``ids`` (no vectors: cheap), only

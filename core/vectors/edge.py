@@ -115,8 +115,10 @@ class EdgeStore:
                 )
             )
 
-    def retrieve(self, ids: Sequence[int]) -> list[StoredPoint]:
-        records = self._call(self.shard.retrieve, list(ids), with_payload=True, with_vector=True)
+    def retrieve(self, ids: Sequence[int], vectors: Sequence[str] | None = None,
+                 fields: Sequence[str] | None = None) -> list[StoredPoint]:
+        records = self._call(self.shard.retrieve, list(ids), with_payload=(list(fields) or False) if fields is not None else True,
+                             with_vector=list(vectors) if vectors is not None else True)
         return [
             StoredPoint(
                 id=r.id,

@@ -138,9 +138,12 @@ class ServerStore:
                 wait=True,
             )
 
-    def retrieve(self, ids: Sequence[int]) -> list[StoredPoint]:
+    def retrieve(self, ids: Sequence[int], vectors: Sequence[str] | None = None,
+                 fields: Sequence[str] | None = None) -> list[StoredPoint]:
         with _translated():
-            records = self.client.retrieve(self.collection, list(ids), with_payload=True, with_vectors=True)
+            records = self.client.retrieve(self.collection, list(ids),
+                                           with_payload=(list(fields) or False) if fields is not None else True,
+                                           with_vectors=list(vectors) if vectors is not None else True)
         return [
             StoredPoint(
                 id=r.id,

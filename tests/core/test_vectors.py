@@ -41,6 +41,10 @@ def test_upsert_then_retrieve_both_named_vectors(store):
     np.testing.assert_allclose(points[1].vectors[TEXT], vectors[1], atol=1e-5)
     assert points[1].payload == {"source": "web", "caption": "a"}
     assert store.count() == 2
+    (only,) = store.retrieve([1], vectors=(IMAGE,), fields=("caption",))
+    assert set(only.vectors) == {IMAGE} and only.payload == {"caption": "a"}
+    (bare,) = store.retrieve([1], vectors=(TEXT,), fields=())
+    assert set(bare.vectors) == {TEXT} and bare.payload == {}
 
 
 def test_search_finds_the_points_of_the_query_cluster(store):
