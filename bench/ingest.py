@@ -6,7 +6,8 @@ Prints images/s for
   - the model alone on each backend this machine offers (decoded images -> embeddings,
     same batch size and threads): ONNX int8 and, where the CPU has native bf16, torch bf16;
   - end to end through ``findimage import`` (a folder -> validation, storage -> queue ->
-    the embedded worker -> indexed), with no HTTP clients on the cores;
+    the embedded worker -> indexed), with no HTTP clients on the cores, with the CPU time
+    it took an image and its stages' times;
   - end to end through HTTP: upload (several client processes) -> validation, storage ->
     queue -> worker (decode, thumbnail, embed, upsert) -> indexed, on the embedded defaults;
 and the ratios end-to-end / the fastest bare backend.
@@ -17,6 +18,7 @@ same as with trained weights, and nothing is downloaded.
 
 import argparse
 import io
+import resource
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -110,6 +112,11 @@ def bare_rates(settings: Settings, embedder: Embedder, images: list[Image.Image]
     return rates
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def stage_seconds() -> dict[str, float]:
     """Seconds spent so far in each ingest stage, from the Prometheus histogram."""
     return {stage: REGISTRY.get_sample_value("findimage_stage_seconds_sum", {"stage": stage}) or 0.0
@@ -142,10 +149,11 @@ def main() -> None:
         )
         embedder = open_embedder(settings)
         bare = bare_rates(settings, embedder, [Image.open(io.BytesIO(j)).convert("RGB") for j in jpegs], args.batch_size)
-        before = stage_seconds()
+        before, cpu = stage_seconds(), cpu_seconds()
         imported = import_rate(settings.model_copy(update={"data_dir": Path(tmp) / "imported"}), embedder, jpegs,
                                Path(tmp) / "folder")
         stages = {stage: seconds - before[stage] for stage, seconds in stage_seconds().items()}
+        import_cpu = cpu_seconds() - cpu
         accepted, e2e = end_to_end_rates(settings, embedder, jpegs, args.clients)
 
     fastest = max(bare.values())
@@ -154,6 +162,8 @@ def main() -> None:
     for name, value in bare.items():
         print(f"bare model, {name:14} {value:8.1f} images/s")
     print(f"findimage import             {imported:8.1f} images/s   (folder -> indexed, no HTTP)")
+    print(f"  CPU {1000 * import_cpu / args.images:.1f} ms an image (user + system, all threads: steadier than the "
+          "rate on a machine shared with others)")
     print("  its stages, ms an image (wall time, threads overlapping): "
           + ", ".join(f"{stage} {1000 * seconds / args.images:.1f}" for stage, seconds in stages.items() if seconds))
     print(
