@@ -7,14 +7,16 @@ Loads ``--points`` SYNTHETIC vectors (clustered unit vectors, 1 in 5 with a capt
 vector) straight into the embedded store, builds its index, then drives the API with
 one client, then ``--clients`` concurrent client processes (``--stores DIR`` keeps the
 loaded store there and reuses it in later runs: 1M points take minutes to load and index), and prints p50/p95/p99 and
-QPS for text search (every query new: no cache helps), click (more like this) and search
-by example image, beside the bare costs measured one at a time: one text encoding, and
+QPS for text search (every query new: no cache helps), click (more like this), search
+by example image and the feed (of a user who has searched, clicked and liked 30 images:
+each request the next page, as scrolling asks), beside the bare costs measured one at a time: one text encoding, and
 one search of each channel text search reads (image, caption, words) at its depth. The
 latency ratio compares the one-client p50 with those bare costs; the concurrent runs show
 throughput.
 """
 
 import argparse
+import resource
 import statistics
 import tempfile
 import threading
@@ -82,6 +84,10 @@ def drive(kind: str, base: str, jobs: list) -> list[float]:
                 response = client.get("/api/search", params={"q": job})
             elif kind == "click":
                 response = client.get(f"/api/images/{job}/similar")
+            elif kind == "like":
+                response = client.put(f"/api/images/{job}/like")
+            elif kind == "feed":
+                response = client.get("/api/feed")
             else:
                 response = client.post("/api/images/search-similar", files={"image_file": ("q.jpg", job, "image/jpeg")})
             response.raise_for_status()
@@ -89,12 +95,15 @@ def drive(kind: str, base: str, jobs: list) -> list[float]:
     return times
 
 
-def measure(kind: str, base: str, jobs: list, clients: int) -> tuple[list[float], float]:
+def measure(kind: str, base: str, jobs: list, clients: int) -> tuple[list[float], float, float]:
+    """Latencies, QPS, and the server's CPU seconds a request (this process serves; the
+    clients are processes of their own)."""
     shares = [jobs[i::clients] for i in range(clients)]
-    started = time.perf_counter()
     with ProcessPoolExecutor(clients) as pool:
+        pool.submit(int).result()  # the client processes started before the clock
+        started, cpu = time.perf_counter(), _cpu_seconds()
         times = [t for part in pool.map(drive, [kind] * clients, [base] * clients, shares) for t in part]
-    return times, len(jobs) / (time.perf_counter() - started)
+        return times, len(jobs) / (time.perf_counter() - started), (_cpu_seconds() - cpu) / len(jobs)
 
 
 def summary(times: list[float]) -> str:
@@ -161,6 +170,9 @@ def main() -> None:
                 runs[("text search", clients)] = measure("text", base, _take(texts, args.requests), clients)
                 runs[("click", clients)] = measure("click", base, clicks, clients)
                 runs[("example image", clients)] = measure("image", base, [photos[i % 8] for i in range(args.requests // 4)], clients)
+            measure("like", base, [int(i) for i in rng.integers(1, args.points, 30)], 1)  # then the feed has a taste
+            for clients in sorted({1, args.clients}):
+                runs[("feed", clients)] = measure("feed", base, list(range(args.requests // 2)), clients)
         finally:
             server.should_exit = True
             serving.join()  # the app's embedded worker stops before the runtime closes
@@ -171,13 +183,19 @@ def main() -> None:
     print(f"bare: text encode p50 {1000 * statistics.median(encode):.1f} ms; searches (depth {MAX_RANKED}) p50: image "
           f"{1000 * statistics.median(search):.1f} ms, caption {1000 * statistics.median(caption_search):.1f} ms, words "
           f"{1000 * statistics.median(words_search):.1f} ms; click's search p50 {1000 * statistics.median(click_search):.1f} ms")
-    for (name, clients), (times, qps) in runs.items():
-        print(f"{name:14} {clients} client{'s' if clients > 1 else ' '}  {summary(times)}  {qps:6.1f} QPS")
+    for (name, clients), (times, qps, cpu) in runs.items():
+        print(f"{name:14} {clients} client{'s' if clients > 1 else ' '}  {summary(times)}  {qps:6.1f} QPS  "
+              f"server CPU {1000 * cpu:5.1f} ms")
     print("(HTTP floor: a request to /healthz through the same server and client)")
     text_p50 = statistics.median(runs[("text search", 1)][0])
     print(f"text search p50 / (encode + one search per channel) = {text_p50 / bare_text:.2f}   (target <= 1.5)")
     two_image = statistics.median(encode) + 2 * statistics.median(search)
     print(f"  (earlier sessions' measure, encode + 2 image searches: {text_p50 / two_image:.2f})")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _take(items, count: int) -> list:
