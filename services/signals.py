@@ -36,12 +36,14 @@ def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None
     """Keep a search or click in the user's history and, with its vector (in vector space
     ``space_id``), in their taste."""
     with runtime.session() as session:
-        session.add(event)
-        session.commit()
-        if vector is not None:
-            kind = SignalKind.click if event.image_id is not None else SignalKind.search
-            with user_lock(session, event.user_id):
-                add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
+        if vector is None:
+            session.add(event)
+            session.commit()
+            return
+        kind = SignalKind.click if event.image_id is not None else SignalKind.search
+        with user_lock(session, event.user_id):  # the event and its signal in one transaction
+            session.add(event)
+            add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
 
 
 def record_search(runtime: Runtime, user_id: int, query: str, found, filters: dict, page: int = 1) -> None:
