@@ -174,11 +174,13 @@ def _popular_and_new(
 ) -> list[FeedItem]:
     """The team's most-liked images and its newest, alternately (the cold-start feed)."""
     indexed = and_(col(Image.status) == ImageStatus.indexed, viewer.sql())
-    likes = func.count(col(Like.user_id))
+    # Likes counted first, then their images looked up: joined the other way, the database
+    # walked every indexed image (200 ms at 1M images).
+    counts = (select(Like.image_id, func.count(col(Like.user_id)).label("likes"))
+              .where(col(Like.image_id).not_in(excluded)).group_by(col(Like.image_id)).subquery())
     liked = session.exec(
-        select(Like.image_id, likes).join(Image, col(Image.id) == Like.image_id).where(indexed)
-        .where(col(Like.image_id).not_in(excluded)).group_by(col(Like.image_id)).order_by(likes.desc(), col(Like.image_id))
-        .limit(limit)
+        select(counts.c.image_id, counts.c.likes).join(Image, col(Image.id) == counts.c.image_id).where(indexed)
+        .order_by(counts.c.likes.desc(), counts.c.image_id).limit(limit)
     ).all()
     newest = session.exec(
         select(Image.id).where(indexed, col(Image.id).not_in(excluded))
