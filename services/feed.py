@@ -99,10 +99,8 @@ def feed_page(
 def _personal(runtime: Runtime, space: OpenSpace, session: Session, found: list[Interest], where: SearchFilter, limit: int) -> list[FeedItem]:
     counts = quotas([i.share for i in found], limit)
     with timed("search"):
-        pools = [
-            space.vectors.search(IMAGE, interest.direction, max(2 * n, n + 6), where=where, with_payload=False)
-            for interest, n in zip(found, counts)
-        ]
+        pools = space.vectors.search_many(IMAGE, [interest.direction for interest in found],
+                                          [max(2 * n, n + 6) for n in counts], where)
     points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}), vectors=(IMAGE,),
                                                       fields=("caption", "source"))}
     if not points:

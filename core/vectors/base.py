@@ -217,6 +217,11 @@ class VectorStore(Protocol):
         """Nearest points by the named vector ``using`` that meet ``where``, best first.
         Without payload (empty ``Hit.payload``) a deep search costs a third as much."""
 
+    def search_many(self, using: str, vectors: Sequence[np.ndarray], limits: Sequence[int],
+                    where: SearchFilter | None = None) -> list[list[Hit]]:
+        """``search`` (without payload) for several vectors at once: one batch, one filter
+        (a filter holding thousands of ids costs more to apply than the search itself)."""
+
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         """One batch: each channel's own hits (ids and scores, no payload) and the all-words
         hits, all meeting ``where``, up to ``limit`` each; one search per list."""

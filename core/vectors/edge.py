@@ -154,6 +154,16 @@ class EdgeStore:
         )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
+    def search_many(self, using: str, vectors: Sequence[np.ndarray], limits: Sequence[int],
+                    where: SearchFilter | None = None) -> list[list[Hit]]:
+        if len(vectors) == 0:
+            return []
+        condition = _edge_filter(where)
+        requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_vector(vector), using=using), filter=condition,
+                                    with_payload=False) for vector, limit in zip(vectors, limits)]
+        found = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
+        return [[Hit(id=p.id, score=p.score, payload={}) for p in points] for points in found]
+
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _edge_filter(where)

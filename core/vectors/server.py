@@ -187,6 +187,17 @@ class ServerStore:
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
+    def search_many(self, using: str, vectors: Sequence[np.ndarray], limits: Sequence[int],
+                    where: SearchFilter | None = None) -> list[list[Hit]]:
+        if len(vectors) == 0:
+            return []
+        condition = _server_filter(where)
+        requests = [models.QueryRequest(query=_vector(vector), using=using, limit=limit, filter=condition,
+                                        params=self._params(using)) for vector, limit in zip(vectors, limits)]
+        with _translated():
+            results = self.client.query_batch_points(self.collection, requests)
+        return [[Hit(id=p.id, score=p.score, payload={}) for p in response.points] for response in results]
+
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _server_filter(where)

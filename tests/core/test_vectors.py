@@ -73,6 +73,17 @@ def test_excluded_ids_are_never_returned(store):
     assert {h.id for h in hits[:7]} == set(range(4, 11))
 
 
+def test_several_searches_in_one_batch_answer_as_each_alone(store):
+    centres, vectors = clustered(n_clusters=4, per_cluster=10)
+    store.upsert([VectorPoint(id=i + 1, vectors={IMAGE: v}, payload={"source": "web"}) for i, v in enumerate(vectors)])
+    where = SearchFilter(exclude=frozenset({1, 11, 21}))
+    batch = store.search_many(IMAGE, centres[:3], [5, 8, 3], where)
+    alone = [store.search(IMAGE, centre, limit, where=where, with_payload=False) for centre, limit in zip(centres[:3], [5, 8, 3])]
+    assert [[h.id for h in hits] for hits in batch] == [[h.id for h in hits] for hits in alone]
+    assert [len(hits) for hits in batch] == [5, 8, 3] and {11, 21}.isdisjoint(h.id for hits in batch for h in hits)
+    assert store.search_many(IMAGE, [], [], where) == []
+
+
 def test_only_points_whose_audience_the_viewer_holds_are_returned_and_pages_stay_full(store):
     centres, vectors = clustered(n_clusters=2, per_cluster=10)
     audiences = [["channel:T1/GPRIV"] if i % 2 else ["everyone"] for i in range(20)]
