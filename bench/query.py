@@ -165,6 +165,7 @@ def main() -> None:
         try:
             photos = synthetic_jpegs(8, size=(1280, 960), seed=5)
             clicks = [int(i) for i in rng.integers(1, args.points, args.requests)]
+            httpx.delete(f"{base}/api/me/history").raise_for_status()  # a reused store: each run's user starts afresh
             runs = {("HTTP floor", 1): measure("health", base, list(range(args.requests)), 1)}
             for clients in sorted({1, args.clients}):
                 runs[("text search", clients)] = measure("text", base, _take(texts, args.requests), clients)
