@@ -100,14 +100,13 @@ def _personal(runtime: Runtime, space: OpenSpace, session: Session, found: list[
     counts = quotas([i.share for i in found], limit)
     with timed("search"):
         pools = space.vectors.search_many(IMAGE, [interest.direction for interest in found],
-                                          [max(2 * n, n + 6) for n in counts], where)
-    points = {p.id: p for p in space.vectors.retrieve(list({h.id for pool in pools for h in pool}), vectors=(IMAGE,),
-                                                      fields=("caption", "source"))}
+                                          [max(2 * n, n + 6) for n in counts], where, fields=("caption", "source"),
+                                          with_vectors=True)
+    points = {h.id: h for pool in pools for h in pool}
     if not points:
         return []
     row = {image_id: r for r, image_id in enumerate(points)}
-    matrix = unit(np.array([p.vectors[IMAGE] for p in points.values()]).reshape(len(points), -1))
-    pools = [[h for h in pool if h.id in row] for pool in pools]  # deleted meanwhile
+    matrix = unit(np.array([h.vector for h in points.values()]).reshape(len(points), -1))
 
     picked: list[tuple[int, float, int]] = []  # (image id, relevance, interest)
     taken: set[int] = set()

@@ -184,6 +184,8 @@ class Hit:
     id: int
     score: float
     payload: dict[str, Any]
+    vector: np.ndarray | None = None
+    """The searched vector of the point, when asked for."""
 
 
 class VectorStore(Protocol):
@@ -218,9 +220,12 @@ class VectorStore(Protocol):
         Without payload (empty ``Hit.payload``) a deep search costs a third as much."""
 
     def search_many(self, using: str, vectors: Sequence[np.ndarray], limits: Sequence[int],
-                    where: SearchFilter | None = None) -> list[list[Hit]]:
-        """``search`` (without payload) for several vectors at once: one batch, one filter
-        (a filter holding thousands of ids costs more to apply than the search itself)."""
+                    where: SearchFilter | None = None, fields: Sequence[str] = (),
+                    with_vectors: bool = False) -> list[list[Hit]]:
+        """``search`` for several vectors at once: one batch, one filter (a filter holding
+        thousands of ids costs more to apply than the search itself). The hits carry the
+        payload ``fields`` asked for and, ``with_vectors``, their ``using`` vector (no
+        second look-up of the points)."""
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         """One batch: each channel's own hits (ids and scores, no payload) and the all-words

@@ -155,14 +155,18 @@ class EdgeStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
     def search_many(self, using: str, vectors: Sequence[np.ndarray], limits: Sequence[int],
-                    where: SearchFilter | None = None) -> list[list[Hit]]:
+                    where: SearchFilter | None = None, fields: Sequence[str] = (),
+                    with_vectors: bool = False) -> list[list[Hit]]:
         if len(vectors) == 0:
             return []
         condition = _edge_filter(where)
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_vector(vector), using=using), filter=condition,
-                                    with_payload=False) for vector, limit in zip(vectors, limits)]
+                                    with_payload=list(fields) or False, with_vector=[using] if with_vectors else False)
+                    for vector, limit in zip(vectors, limits)]
         found = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
-        return [[Hit(id=p.id, score=p.score, payload={}) for p in points] for points in found]
+        return [[Hit(id=p.id, score=p.score, payload=p.payload or {},
+                     vector=_stored(p.vector[using]) if with_vectors and p.vector else None) for p in points]
+                for points in found]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()

@@ -188,15 +188,20 @@ class ServerStore:
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
     def search_many(self, using: str, vectors: Sequence[np.ndarray], limits: Sequence[int],
-                    where: SearchFilter | None = None) -> list[list[Hit]]:
+                    where: SearchFilter | None = None, fields: Sequence[str] = (),
+                    with_vectors: bool = False) -> list[list[Hit]]:
         if len(vectors) == 0:
             return []
         condition = _server_filter(where)
         requests = [models.QueryRequest(query=_vector(vector), using=using, limit=limit, filter=condition,
-                                        params=self._params(using)) for vector, limit in zip(vectors, limits)]
+                                        params=self._params(using), with_payload=list(fields) or False,
+                                        with_vector=[using] if with_vectors else False)
+                    for vector, limit in zip(vectors, limits)]
         with _translated():
             results = self.client.query_batch_points(self.collection, requests)
-        return [[Hit(id=p.id, score=p.score, payload={}) for p in response.points] for response in results]
+        return [[Hit(id=p.id, score=p.score, payload=p.payload or {},
+                     vector=_stored(p.vector[using]) if with_vectors and p.vector else None) for p in response.points]
+                for response in results]
 
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()

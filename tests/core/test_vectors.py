@@ -82,6 +82,12 @@ def test_several_searches_in_one_batch_answer_as_each_alone(store):
     assert [[h.id for h in hits] for hits in batch] == [[h.id for h in hits] for hits in alone]
     assert [len(hits) for hits in batch] == [5, 8, 3] and {11, 21}.isdisjoint(h.id for hits in batch for h in hits)
     assert store.search_many(IMAGE, [], [], where) == []
+    (carried,) = store.search_many(IMAGE, centres[:1], [2], fields=("source",), with_vectors=True)
+    stored = {p.id: p for p in store.retrieve([h.id for h in carried])}
+    for hit in carried:
+        assert hit.payload == {"source": "web"}
+        np.testing.assert_allclose(hit.vector, stored[hit.id].vectors[IMAGE], atol=1e-6)
+    assert all(h.vector is None and h.payload == {} for h in batch[0])
 
 
 def test_only_points_whose_audience_the_viewer_holds_are_returned_and_pages_stay_full(store):
