@@ -13,6 +13,7 @@ started when it starts is abandoned and is retried at once.
 """
 
 import logging
+import math
 import threading
 import time
 
@@ -155,10 +156,45 @@ def catch_up_ocr(runtime: Runtime) -> None:
         log.info("Queued %d indexed image(s) for OCR; they are read while ingest is idle", queued)
 
 
+class IngestFirstWorker(SimpleWorker):
+    """A worker process's RQ worker. Like the embedded worker, it takes a job of the later
+    queues (OCR) only once the first (ingest) has had nothing for ``quiet_for`` seconds:
+    reading text between the batches of an import would take the cores from CLIP."""
+
+    poll_interval = 0.2
+    """Seconds between looks at the ingest queue while the quiet lasts, in burst mode."""
+
+    def __init__(self, queues, *, quiet_for: float, **kwargs) -> None:
+        super().__init__(queues, **kwargs)
+        self.quiet_for = quiet_for
+        self._ingest_done = -float("inf")  # (monotonic) when an ingest job last ended
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        while (wait := self.quiet_for - (time.monotonic() - self._ingest_done)) > 0:
+            every, self._ordered_queues = self._ordered_queues, self.queues[:1]
+            try:  # only ingest, for as long as the quiet lasts (RQ's max_idle_time ends the wait)
+                found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=math.ceil(wait))
+            finally:
+                self._ordered_queues = every
+            if found is not None:
+                return found
+            if timeout is None:  # burst mode: that look did not wait
+                time.sleep(min(wait, self.poll_interval))
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def execute_job(self, job, queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if queue.name == self.queues[0].name:
+                self._ingest_done = time.monotonic()
+
+
 def run_worker(runtime: Runtime, burst: bool = False) -> bool:
     """Run a standalone worker in this (main) thread until it is stopped by a signal; a
     ``SpaceWatcher`` keeps it in step with reindexes."""
-    worker = SimpleWorker(worker_queues(runtime), connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
+    worker = IngestFirstWorker(worker_queues(runtime), connection=runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL,
+                               quiet_for=runtime.settings.worker.ocr_after_idle)
     catch_up_ocr(runtime)
     watcher = space_watcher(runtime).start()
     try:

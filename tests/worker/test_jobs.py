@@ -1,5 +1,8 @@
 """The ingest worker on real Valkey, Qdrant Edge and SQLite, run with RQ's own worker."""
 
+import time
+from datetime import timedelta
+
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
@@ -106,3 +109,22 @@ def test_a_deleted_image_leaves_its_job_with_nothing_to_do(runtime):
     run_jobs(runtime)
     assert runtime.vectors.count() == 0
     assert len(FailedJobRegistry(queue=ingest_queue(runtime))) == 0
+
+
+def test_a_worker_process_reads_text_only_once_ingest_has_been_quiet(runtime):
+    """`findimage worker` holds OCR back while images keep coming for CLIP, as the embedded
+    worker does: its OCR jobs start ``ocr_after_idle`` seconds after the last ingest job."""
+    from services.queue import ocr_queue
+    from worker.runner import IngestFirstWorker
+
+    ingest, ocr = ingest_queue(runtime), ocr_queue(runtime)
+    texts = [ocr.enqueue(time.sleep, 0.01) for _ in range(2)]
+    images = [ingest.enqueue(time.sleep, 0.05) for _ in range(3)]
+    worker = IngestFirstWorker([ingest, ocr], connection=runtime.redis, quiet_for=0.6)
+    worker.work(burst=True)
+
+    for job in texts + images:
+        job.refresh()
+        assert job.get_status() == "finished"
+    last_image = max(job.ended_at for job in images)
+    assert min(job.started_at for job in texts) >= last_image + timedelta(seconds=0.5)
