@@ -37,3 +37,19 @@ def wait_until_idle(runtime: Runtime, timeout: float = 30.0) -> None:
 def busy(runtime: Runtime, queue: Queue) -> bool:
     return bool(queue.count or runtime.redis.llen(queue.intermediate_queue_key) or StartedJobRegistry(queue=queue).count
                 or ScheduledJobRegistry(queue=queue).count)
+
+
+def wait_until_read(runtime: Runtime, timeout: float = 60.0) -> None:
+    """Poll until OCR has seen every indexed image (queues can look idle for a moment while
+    RQ hands a job from its intermediate queue to its started registry)."""
+    from core.texts import progress
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with runtime.session() as session:
+            waiting = progress(session)["waiting"]
+        if waiting == 0:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"OCR had {waiting} image(s) still to read after {timeout} s")
+        time.sleep(0.05)

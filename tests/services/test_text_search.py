@@ -17,7 +17,7 @@ from services.ingest import submit_image
 from services.queue import ingest_queue
 from services.search import search_text
 from tests.factories import LOOPBACK, photo, screenshot
-from tests.polling import wait_until_idle
+from tests.polling import wait_until_idle, wait_until_read
 from worker.context import using_runtime
 from worker.indexing import index_images
 from worker.ocr import queue_unread, read_image_text
@@ -46,6 +46,7 @@ def reading(request, settings):
         if request.param == "server":  # a Qdrant server has its workers elsewhere: run one here
             run_worker(client.app.state.runtime, burst=True)
         wait_until_idle(client.app.state.runtime, timeout=120)
+        wait_until_read(client.app.state.runtime)
         yield client, ids
 
 
