@@ -75,3 +75,24 @@ def test_an_explicit_backend_or_precision_is_not_second_guessed(own_export):
         embedder.embed_pixels(pixels(embedder, 4))
         assert embedder.name == "onnx-int8"
     assert not list(export_folder(own_export.clip, own_export.models_dir).glob("calibration-*"))
+
+
+def test_batches_stay_on_onnx_when_the_machine_cannot_be_timed(tmp_path, tiny_model, models_dir, embedder, caplog):
+    """The weights the export came from are gone (the ONNX export still serves): timing
+    the torch paths fails, and image batches run on ONNX, with a warning."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model.removeprefix("local-dir:"), model_dir)
+    settings = Settings(data_dir=tmp_path / "data", models_dir=tmp_path / "models",
+                        clip=ClipSettings(model=f"local-dir:{model_dir}"))
+    shutil.copytree(export_folder(ClipSettings(model=tiny_model), models_dir),  # the same model: its export
+                    export_folder(settings.clip, settings.models_dir), ignore=shutil.ignore_patterns("calibration-*", ".*"))
+    served = open_embedder(settings)
+    onnx = OnnxEmbedder(ClipSettings(model=settings.clip.model, backend="onnx"), settings.resolved_models_dir)
+    onnx.load()
+    folder = served.folder
+    shutil.rmtree(model_dir)
+
+    batch = pixels(served, 4)
+    np.testing.assert_allclose(served.embed_pixels(batch), onnx.embed_pixels(batch), atol=1e-6)
+    assert served.name == "onnx-int8" and "image batches stay on ONNX" in caplog.text
+    assert not list(folder.glob("calibration-*"))
