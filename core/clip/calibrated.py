@@ -4,12 +4,14 @@ machine's calibration found fastest (``core.clip.calibration``). A process that 
 embeds a batch (an API process) never asks for the calibration, nor loads torch."""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 
 from core.clip.base import Embedder
 from core.clip.calibration import ensure_calibrated
 from core.clip.onnx_backend import OnnxEmbedder
+from core.clip.onnx_cache import Manifest
 from core.clip.preprocess import Preprocess
 
 
@@ -36,11 +38,11 @@ class CalibratedEmbedder(Embedder):
         return self._onnx.preprocess
 
     @property
-    def manifest(self):
+    def manifest(self) -> Manifest:
         return self._onnx.manifest
 
     @property
-    def folder(self):
+    def folder(self) -> Path:
         return self._onnx.folder
 
     @property

@@ -81,6 +81,18 @@ def ensure_calibrated(settings: ClipSettings, models_dir: Path, folder: Path) ->
     found = Calibration.read(path)
     if found is not None:
         return found
+    try:
+        return _calibrate_once(settings, models_dir, folder, path)
+    except (OSError, _NotTimed) as exc:  # (OSError: a models dir this process may not write to, say)
+        log.warning("Could not time the image backends (%s): image batches stay on ONNX", exc)
+        return None
+
+
+class _NotTimed(Exception):
+    """The calibration's child process failed (what it said last is the message)."""
+
+
+def _calibrate_once(settings: ClipSettings, models_dir: Path, folder: Path, path: Path) -> Calibration:
     with open(folder / f".{path.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be calibrating right now
         found = Calibration.read(path)
@@ -92,9 +104,7 @@ def ensure_calibrated(settings: ClipSettings, models_dir: Path, folder: Path) ->
             done = subprocess.run(command, capture_output=True, text=True)
             found = Calibration.read(path)
             if found is None:
-                said = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                log.warning("Could not time the image backends (%s): image batches stay on ONNX", said)
-                return None
+                raise _NotTimed((done.stderr.strip().splitlines() or ["no output"])[-1])
     return found
 
 
