@@ -1,7 +1,8 @@
 """Taking an image in: validate, store once, record ``queued``, enqueue.
 
-The API's upload route, the folder import and the Slack bot (``worker.slack_files``) all come through
-``submit_image``, so every image is checked and queued the same way.
+The Slack bot (``worker.slack_files``) comes through ``submit_image``, the API's upload route
+and the folder import through ``submit_images`` (a batch at a time): every image is
+checked and queued the same way.
 """
 
 import redis
