@@ -18,7 +18,6 @@ same as with trained weights, and nothing is downloaded.
 
 import argparse
 import io
-import resource
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +28,7 @@ import httpx
 from PIL import Image
 from prometheus_client import REGISTRY
 from rich.console import Console
-from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, cpu_seconds, model_for, parse, serve, synthetic_jpegs
 from sqlmodel import func, select
 
 from cli.importer import import_images
@@ -110,11 +109,6 @@ def bare_rates(settings: Settings, embedder: Embedder, images: list[Image.Image]
         torch = TorchEmbedder(settings.clip, precision="bf16")
         rates[torch.name] = bare_model_rate(torch, images, batch_size)
     return rates
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def stage_seconds() -> dict[str, float]:

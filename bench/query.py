@@ -16,7 +16,6 @@ throughput.
 """
 
 import argparse
-import resource
 import statistics
 import tempfile
 import threading
@@ -27,7 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
-from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, parse, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, add_image_rows, cpu_seconds, model_for, parse, synthetic_jpegs
 
 from cli.serving import create_app
 from core.config import ClipSettings, OcrSettings, Settings, WorkerSettings
@@ -101,9 +100,9 @@ def measure(kind: str, base: str, jobs: list, clients: int) -> tuple[list[float]
     shares = [jobs[i::clients] for i in range(clients)]
     with ProcessPoolExecutor(clients) as pool:
         pool.submit(int).result()  # the client processes started before the clock
-        started, cpu = time.perf_counter(), _cpu_seconds()
+        started, cpu = time.perf_counter(), cpu_seconds()
         times = [t for part in pool.map(drive, [kind] * clients, [base] * clients, shares) for t in part]
-        return times, len(jobs) / (time.perf_counter() - started), (_cpu_seconds() - cpu) / len(jobs)
+        return times, len(jobs) / (time.perf_counter() - started), (cpu_seconds() - cpu) / len(jobs)
 
 
 def summary(times: list[float]) -> str:
@@ -192,11 +191,6 @@ def main() -> None:
     print(f"text search p50 / (encode + one search per channel) = {text_p50 / bare_text:.2f}   (target <= 1.5)")
     two_image = statistics.median(encode) + 2 * statistics.median(search)
     print(f"  (earlier sessions' measure, encode + 2 image searches: {text_p50 / two_image:.2f})")
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _take(items, count: int) -> list:

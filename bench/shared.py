@@ -4,6 +4,7 @@ loopback port, and the ``--smoke`` size every bench has. Random weights run exac
 fast as trained ones."""
 
 import io
+import resource
 import sys
 import threading
 import time
@@ -65,6 +66,12 @@ def synthetic_jpegs(n: int, size=(1280, 960), seed=0) -> list[bytes]:
         image.save(buffer, "JPEG", quality=88)
         out.append(buffer.getvalue())
     return out
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time so far (user + system, all threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rate(count: int, seconds: float) -> str:
