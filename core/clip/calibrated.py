@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from core.clip.base import Embedder
-from core.clip.calibration import ensure_calibrated
+from core.clip.calibration import embedder_for, ensure_calibrated
 from core.clip.onnx_backend import OnnxEmbedder
 from core.clip.onnx_cache import Manifest
 from core.clip.preprocess import Preprocess
@@ -61,14 +61,7 @@ class CalibratedEmbedder(Embedder):
         path = calibration.batch_path if calibration else ours
         if path == ours:
             return onnx
-        backend, precision = path.split("-")
-        settings = onnx.settings.model_copy(update={"precision": precision})
-        if backend == "onnx":
-            chosen = OnnxEmbedder(settings, onnx.models_dir)
-        else:
-            from core.clip.torch_backend import TorchEmbedder
-
-            chosen = TorchEmbedder(settings, precision=precision)
+        chosen = embedder_for(path, onnx.settings, onnx.models_dir)
         chosen.load()
         return chosen
 

@@ -27,11 +27,15 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.clip.onnx_cache import AGREEMENT
 from core.config import ClipSettings
+
+if TYPE_CHECKING:
+    from core.clip.base import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -108,28 +112,37 @@ def _calibrate_once(settings: ClipSettings, models_dir: Path, folder: Path, path
     return found
 
 
+def embedder_for(path: str, settings: ClipSettings, models_dir: Path) -> "Embedder":
+    """The (unloaded) embedder of one of ``PATHS``; torch is imported only for a torch path."""
+    backend, precision = path.split("-")
+    if backend == "onnx":
+        from core.clip.onnx_backend import OnnxEmbedder
+
+        return OnnxEmbedder(settings.model_copy(update={"precision": precision}), models_dir)
+    from core.clip.torch_backend import TorchEmbedder
+
+    return TorchEmbedder(settings, precision=precision)
+
+
 def calibrate(settings: ClipSettings, models_dir: Path) -> Calibration:
     """Time a batch on every image path that agrees with torch fp32 (needs torch)."""
     from core.clip.export import probe_images
-    from core.clip.onnx_backend import OnnxEmbedder
-    from core.clip.torch_backend import TorchEmbedder, cpu_has_native_bf16
+    from core.clip.torch_backend import cpu_has_native_bf16
 
-    reference = TorchEmbedder(settings, precision="fp32")
+    reference = embedder_for("torch-fp32", settings, models_dir)
     probes = reference.preprocess.batch(probe_images(reference.image_size))
     expected = reference.embed_pixels(probes)
     pixels = np.concatenate([probes] * (BATCH // len(probes) + 1))[:BATCH]
     agreement, speed = {}, {}
     for path in PATHS:
-        backend, precision = path.split("-")
         if path == "torch-bf16" and not cpu_has_native_bf16():
             continue  # emulated bf16 is several times slower than fp32
-        if backend == "onnx":
-            embedder = OnnxEmbedder(settings.model_copy(update={"precision": precision}), models_dir)
+        embedder = reference if path == "torch-fp32" else embedder_for(path, settings, models_dir)
+        if path.startswith("onnx"):
+            precision = path.removeprefix("onnx-")
             if not embedder.manifest.accepts(precision, "visual"):
                 agreement[path] = embedder.manifest.agreement[precision]["visual"]
                 continue
-        else:
-            embedder = reference if precision == "fp32" else TorchEmbedder(settings, precision=precision)
         agreement[path] = round(float(np.min(np.sum(expected * embedder.embed_pixels(probes), axis=1))), 6)
         if agreement[path] < AGREEMENT:
             continue
