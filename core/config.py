@@ -97,8 +97,8 @@ class WorkerSettings(BaseModel):
     the process while it runs)."""
     ocr_after_idle: float = Field(default=2.0, ge=0)
     """Seconds without an image for CLIP before a worker (embedded or ``findimage worker``)
-    reads text (OCR) again,
-    so that an import or a backfill keeps CLIP's rate and OCR takes what is left."""
+    reads text (OCR) again, so that an import or a backfill keeps CLIP's rate and OCR takes
+    what is left."""
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """A separate worker process serves its Prometheus metrics on this port (default none)."""
 

@@ -170,7 +170,7 @@ class IngestFirstWorker(SimpleWorker):
         self._ingest_done = -float("inf")  # (monotonic) when an ingest job last ended
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        while (wait := self.quiet_for - (time.monotonic() - self._ingest_done)) > 0:
+        while len(self.queues) > 1 and (wait := self.quiet_for - (time.monotonic() - self._ingest_done)) > 0:
             every, self._ordered_queues = self._ordered_queues, self.queues[:1]
             try:  # only ingest, for as long as the quiet lasts (RQ's max_idle_time ends the wait)
                 found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=math.ceil(wait))
