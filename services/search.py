@@ -40,7 +40,7 @@ from core.models import Image, User
 from core.runtime import OpenSpace, Runtime
 from core.slack import channel_named
 from core.texts import texts_of
-from core.vectors import IMAGE, TEXT, Hit, SearchFilter
+from core.vectors import IMAGE, Hit, SearchFilter
 from core.vectors.base import CHANNELS, NO_HITS, WORDS, WORDS_FIELD, HybridHits, HybridQuery
 from core.words import FILENAME, Words, terms_of
 from core.words import query_vector as words_query
@@ -68,6 +68,13 @@ class Ranked(NamedTuple):
     score: float
     matched: list[str]
     strong: bool = False
+
+
+RANKING = np.dtype([("id", "<i8"), ("score", "<f8"), ("matched", "u1"), ("strong", "?")])
+"""A ranking's rows: the channels that found a result as bits, so that a ranking is a few
+bytes a result, cheap to make and to keep in Redis on every search."""
+_BIT = {channel: 1 << n for n, channel in enumerate(CHANNELS)}
+_MATCHED = {bits: [c for c in CHANNELS if bits & _BIT[c]] for bits in range(1 << len(CHANNELS))}
 
 
 @dataclass(frozen=True)
@@ -122,7 +129,8 @@ def search_text(
                     has_text=True if parsed.has_text else where.has_text)
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
     key = _ranking_key(space, text, score_threshold, where)
-    ranking = _cached_ranking(runtime, key) if page > 1 else None
+    cached = _cache_get(runtime, key) if page > 1 else None
+    ranking = None if cached is None else np.frombuffer(cached, dtype=RANKING)
     vector = None
     if ranking is None:
         vector, new_vector = _query_vector(runtime, space, text)
@@ -132,10 +140,10 @@ def search_text(
             hits = space.vectors.hybrid(hybrid, MAX_RANKED, where)
         with timed("fuse"):
             ranking = rank(hits, fused(hybrid, hits, MAX_RANKED), score_threshold)
-        _cache_set(runtime, {key: (_packed(ranking), RANKING_TTL), **new_vector})
+        _cache_set(runtime, {key: (ranking.tobytes(), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
-    results = with_snippets(runtime, with_payloads(space, ranking[start : start + limit]), text)
-    return SearchPage(results, page, limit, len(ranking), sum(r.strong for r in ranking), vector, space.id)
+    results = with_snippets(runtime, with_payloads(space, ranked(ranking[start : start + limit])), text)
+    return SearchPage(results, page, limit, len(ranking), int(ranking["strong"].sum()), vector, space.id)
 
 
 def filter_of(runtime: Runtime, session: Session, user: User, viewer: Viewer, parsed: ParsedQuery,
@@ -178,23 +186,41 @@ def fused(query: HybridQuery, hits: HybridHits, limit: int) -> list[int]:
     return [i for i, _ in rrf(rankings, query.rrf_k, [stage.weight for stage in plan], limit)]
 
 
-def rank(hits: HybridHits, order: list[int], score_threshold: float | None = None) -> list[Ranked]:
-    """The fused ``order``, each result with the channels that found it, its best dense
-    cosine and whether it is strong. ``score_threshold`` drops results whose best cosine is
-    below it, unless they hold every word of the query."""
-    scores = {channel: dict(zip(found.ids, found.scores)) for channel, found in hits.channels.items()}
-    bars = {channel: strong_above(found.scores) for channel, found in hits.channels.items() if channel != WORDS}
-    dense = [(scores[c], bars[c]) for c in (IMAGE, TEXT) if c in scores]
-    holding_all = hits.holding_all
-    ranking = []
-    for id_ in order:
-        found = [(channel_scores[id_], bar) for channel_scores, bar in dense if id_ in channel_scores]
-        best = max((score for score, _ in found), default=0.0)
-        if score_threshold is not None and best < score_threshold and id_ not in holding_all:
-            continue
-        strong = id_ in holding_all or any(score >= bar for score, bar in found)
-        ranking.append(Ranked(id_, round(float(best), 6), [c for c in CHANNELS if id_ in scores.get(c, ())], strong))
-    return ranking
+def rank(hits: HybridHits, order: list[int], score_threshold: float | None = None) -> np.ndarray:
+    """The fused ``order`` as rows of ``RANKING`` (id, best dense cosine, the channels that
+    found it as bits, strong), computed for the whole list at once. ``score_threshold``
+    drops results whose best cosine is below it, unless they hold every word of the query."""
+    ids = np.asarray(order, dtype=np.int64)
+    holding_all = np.isin(ids, hits.all_words.ids)
+    rows = np.zeros(len(ids), dtype=RANKING)
+    rows["id"], rows["strong"] = ids, holding_all
+    best = np.full(len(ids), -np.inf)
+    for channel, found in hits.channels.items():
+        present, scores = _scores_at(ids, found)
+        rows["matched"] |= np.where(present, _BIT[channel], 0).astype(np.uint8)
+        if channel != WORDS:
+            best = np.where(present, np.maximum(best, scores), best)
+            rows["strong"] |= present & (scores >= strong_above(found.scores))
+    rows["score"] = np.where(np.isfinite(best), best, 0.0).round(6)
+    if score_threshold is not None:
+        rows = rows[holding_all | (rows["score"] >= score_threshold)]
+    return rows
+
+
+def _scores_at(ids: np.ndarray, found) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``ids`` a channel found, and their scores there (0 where it did not)."""
+    channel_ids = np.asarray(found.ids, dtype=np.int64)
+    if not len(channel_ids):
+        return np.zeros(len(ids), dtype=bool), np.zeros(len(ids))
+    by_id = np.argsort(channel_ids)
+    at = by_id[np.searchsorted(channel_ids, ids, sorter=by_id).clip(max=len(channel_ids) - 1)]
+    present = channel_ids[at] == ids
+    return present, np.where(present, np.asarray(found.scores, dtype=np.float64)[at], 0.0)
+
+
+def ranked(rows: np.ndarray) -> list[Ranked]:
+    """Rows of a ranking as ``Ranked`` results (done for the page shown only)."""
+    return [Ranked(id_, score, list(_MATCHED[bits]), strong) for id_, score, bits, strong in rows.tolist()]
 
 
 def with_snippets(runtime: Runtime, matches: list[Match], query: str) -> list[Match]:
@@ -277,29 +303,6 @@ def with_payloads(space: OpenSpace, ranked: list[Ranked], words: bool = True) ->
         for r in ranked
         if (payload := payloads.get(r.id)) is not None
     ]
-
-
-def _cached_ranking(runtime: Runtime, key: str) -> list[Ranked] | None:
-    cached = _cache_get(runtime, key)
-    return None if cached is None else _unpacked(cached)
-
-
-_BIT = {channel: 1 << n for n, channel in enumerate(CHANNELS)}
-_MATCHED = {bits: [c for c in CHANNELS if bits & _BIT[c]] for bits in range(1 << len(CHANNELS))}
-_RANKED = np.dtype([("id", "<i8"), ("score", "<f8"), ("matched", "u1"), ("strong", "?")])
-
-
-def _packed(ranking: list[Ranked]) -> bytes:
-    """A ranking as a few bytes a result (its channels as bits), cheap to write on every search."""
-    rows = np.empty(len(ranking), dtype=_RANKED)
-    rows["id"], rows["score"], rows["strong"] = [r.id for r in ranking], [r.score for r in ranking], [r.strong for r in ranking]
-    rows["matched"] = [sum(_BIT[c] for c in r.matched) for r in ranking]
-    return rows.tobytes()
-
-
-def _unpacked(data: bytes) -> list[Ranked]:
-    return [Ranked(id_, score, list(_MATCHED[bits]), strong)
-            for id_, score, bits, strong in np.frombuffer(data, dtype=_RANKED).tolist()]
 
 
 def _cache_get(runtime: Runtime, key: str) -> bytes | None:
