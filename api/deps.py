@@ -1,6 +1,8 @@
 """Request dependencies, as ``Annotated`` aliases for handler signatures."""
 
+import functools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -109,3 +111,27 @@ def get_viewer(user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> V
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def on_one_thread(endpoint):
+    """A sync route body run on one worker thread, its response checked on the event loop.
+
+    FastAPI runs each sync dependency, the body, its response's validation and the
+    session's closing each on a thread of their own, hop after hop; the routes every
+    search goes through take the async ``CallerDep`` and friends and open what they need
+    with ``asking`` inside the body, one hop in all."""
+
+    @functools.wraps(endpoint)
+    async def route(**kwargs):
+        return await run_in_threadpool(endpoint, **kwargs)
+
+    return route
+
+
+@contextmanager
+def asking(runtime: Runtime, caller: Caller) -> Iterator[tuple[Session, User, Viewer]]:
+    """The request's session, the caller's user row and what they may see: ``SessionDep``,
+    ``CurrentUser`` and ``ViewerDep`` for an ``on_one_thread`` body."""
+    with runtime.session() as session:
+        user = get_current_user(caller, session)
+        yield session, user, viewer_for(runtime.settings, runtime.redis, session, user.id)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep, SessionDep, ViewerDep
+from api.deps import CallerDep, RuntimeDep, asking, on_one_thread
 from core.models import file_url, thumbnail_url
 from services.feed import feed_page
 
@@ -40,11 +40,10 @@ class FeedResponse(BaseModel):
 
 
 @router.get("/feed", response_model=FeedResponse)
+@on_one_thread
 def feed(
     caller: CallerDep,
-    viewer: ViewerDep,
     runtime: RuntimeDep,
-    session: SessionDep,
     cursor: Annotated[int | None, Query(ge=0, description="``next_cursor`` of the previous page; none: a new scroll")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
 ):
@@ -54,7 +53,8 @@ def feed(
     when there are no more, ``caught_up`` and images shown before, least recently shown
     first. The pages of one scroll (each asked for with the last one's ``next_cursor``)
     never repeat an image until every one you may see has been on them."""
-    found = feed_page(runtime, session, caller.id, viewer, limit, since=None if cursor is None else cursor / 1000)
+    with asking(runtime, caller) as (session, _, viewer):
+        found = feed_page(runtime, session, caller.id, viewer, limit, since=None if cursor is None else cursor / 1000)
     return FeedResponse(
         results=[FeedResult(**vars(i), thumbnail_url=thumbnail_url(i.id), file_url=file_url(i.id)) for i in found.items],
         personal=found.personal,

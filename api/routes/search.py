@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel
 
-from api.deps import CallerDep, CurrentUser, RecorderDep, RuntimeDep, SessionDep, ViewerDep
+from api.deps import CallerDep, RecorderDep, RuntimeDep, asking, on_one_thread
 from core.errors import InvalidRequest
 from core.likes import liked_among
 from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
@@ -60,12 +60,10 @@ class SearchResponse(BaseModel):
 
 
 @router.get("/search", response_model=SearchResponse)
+@on_one_thread
 def search(
     runtime: RuntimeDep,
-    session: SessionDep,
     caller: CallerDep,
-    user: CurrentUser,
-    viewer: ViewerDep,
     recorder: RecorderDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for, in words, with the "
                                                                        "query language's filters (README)")],
@@ -92,8 +90,10 @@ def search(
         after=after.timestamp() if after else None,
         before=before.timestamp() if before else None,
     )
-    where = filter_of(runtime, session, user, viewer, parsed, base)
-    found = search_text(runtime, parsed, page, limit, score_threshold, where)
+    with asking(runtime, caller) as (session, user, viewer):
+        where = filter_of(runtime, session, user, viewer, parsed, base)
+        found = search_text(runtime, parsed, page, limit, score_threshold, where)
+        results = _results(session, caller.id, found.results)
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
@@ -104,7 +104,7 @@ def search(
         limit=found.limit,
         total_found=found.total_found,
         strong_count=found.strong_count,
-        results=_results(session, caller.id, found.results),
+        results=results,
     )
 
 
@@ -115,20 +115,21 @@ class SimilarResponse(BaseModel):
 
 
 @router.get("/images/{image_id}/similar", response_model=SimilarResponse, tags=["images"])
+@on_one_thread
 def similar(
     runtime: RuntimeDep,
-    session: SessionDep,
     caller: CallerDep,
-    viewer: ViewerDep,
     recorder: RecorderDep,
     image_id: int,
     page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
 ):
     """More like this image: 7 neighbours by what it shows and 7 by its caption a page
     (14 by what it shows when it has no caption), from its stored vectors."""
-    found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
+    with asking(runtime, caller) as (session, _, viewer):
+        found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
+        results = _results(session, caller.id, found.results)
     recorder.record(record_click, runtime, caller.id, image_id, found, {}, page)
-    return SimilarResponse(image_id=image_id, page=page, results=_results(session, caller.id, found.results))
+    return SimilarResponse(image_id=image_id, page=page, results=results)
 
 
 def _results(session, user_id: int, matches) -> list[SearchResult]:
@@ -155,12 +156,11 @@ class ExampleResponse(BaseModel):
 
 
 @router.post("/images/search-similar", response_model=ExampleResponse, tags=["images"])
+@on_one_thread
 def search_similar(
     request: Request,
     runtime: RuntimeDep,
-    session: SessionDep,
     caller: CallerDep,
-    viewer: ViewerDep,
     recorder: RecorderDep,
     image_file: Annotated[UploadFile, File(description="The example image")],
     limit: Annotated[int, Form(ge=1, le=100)] = 10,
@@ -169,13 +169,14 @@ def search_similar(
     """Images that look like an example. The upload is checked like any other (400, 413,
     415), searched, and dropped: nothing of it is stored. No match is an empty list."""
     data = image_file.file.read(runtime.settings.limits.max_upload_bytes + 1)
-    checked, hits = search_by_example(runtime, request.app.state.example_searches, data, limit, score_threshold,
-                                      SearchFilter(audience=viewer.tokens()))
+    with asking(runtime, caller) as (session, _, viewer):
+        checked, hits = search_by_example(runtime, request.app.state.example_searches, data, limit, score_threshold,
+                                          SearchFilter(audience=viewer.tokens()))
+        liked = liked_among(session, caller.id, (hit.id for hit in hits))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
     recorder.record(record_event, runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described,
                                                        result_count=len(hits)), None)
     base = str(request.base_url).rstrip("/")
-    liked = liked_among(session, caller.id, (hit.id for hit in hits))
     results = [
         ExampleResult(
             image_uri=base + file_url(hit.id),
