@@ -18,9 +18,7 @@ The deep searches ask for ids and scores only; payloads (caption, source) and sn
 made for the one page shown.
 """
 
-import hashlib
 import json
-import logging
 import re
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -28,7 +26,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
-import redis
 from sqlmodel import Session, col, select
 
 from core.access import Viewer
@@ -46,10 +43,10 @@ from core.words import FILENAME, Words, terms_of
 from core.words import query_vector as words_query
 from recommender.fusion import rrf
 from recommender.relevance import strong_above
+from services.cache import cache_get, cache_set, digest
 from services.query_language import InvalidQuery, ParsedQuery, parse_query
 from services.snippets import Snippet, snippets_for
 
-log = logging.getLogger(__name__)
 MAX_RANKED = 300
 """Results one query is ranked to (20 pages of 15)."""
 RANKING_TTL = 600
@@ -129,7 +126,7 @@ def search_text(
                     has_text=True if parsed.has_text else where.has_text)
     space = runtime.space  # one space throughout, even if a reindex switches meanwhile
     key = _ranking_key(space, text, score_threshold, where)
-    cached = _cache_get(runtime, key) if page > 1 else None
+    cached = cache_get(runtime, key) if page > 1 else None
     ranking = None if cached is None else np.frombuffer(cached, dtype=RANKING)
     vector = None
     if ranking is None:
@@ -140,7 +137,7 @@ def search_text(
             hits = space.vectors.hybrid(hybrid, MAX_RANKED, where)
         with timed("fuse"):
             ranking = rank(hits, fused(hybrid, hits, MAX_RANKED), score_threshold)
-        _cache_set(runtime, {key: (ranking.tobytes(), RANKING_TTL), **new_vector})
+        cache_set(runtime, {key: (ranking.tobytes(), RANKING_TTL), **new_vector})
     start = (page - 1) * limit
     results = with_snippets(runtime, with_payloads(space, ranked(ranking[start : start + limit])), text)
     return SearchPage(results, page, limit, len(ranking), int(ranking["strong"].sum()), vector, space.id)
@@ -276,15 +273,15 @@ def query_vector(runtime: Runtime, text: str) -> np.ndarray:
     """The text's CLIP embedding in the active space, from the shared cache when someone
     asked it before."""
     vector, new = _query_vector(runtime, runtime.space, text)
-    _cache_set(runtime, new)
+    cache_set(runtime, new)
     return vector
 
 
 def _query_vector(runtime: Runtime, space: OpenSpace, text: str) -> tuple[np.ndarray, dict]:
     """The vector, and the cache entry to write when it was computed (the caller writes
     it with its own, in one round trip)."""
-    key = f"findimage:query-vector:{_digest(*_identity(space), text)}"
-    cached = _cache_get(runtime, key)
+    key = f"findimage:query-vector:{digest(*_identity(space), text)}"
+    cached = cache_get(runtime, key)
     if cached is not None:
         return np.frombuffer(cached, dtype=np.float32), {}
     with timed("embed"):
@@ -305,41 +302,15 @@ def with_payloads(space: OpenSpace, ranked: list[Ranked], words: bool = True) ->
     ]
 
 
-def _cache_get(runtime: Runtime, key: str) -> bytes | None:
-    """The cache is an optimisation: with Redis down, search still answers."""
-    try:
-        return runtime.redis.get(key)
-    except redis.RedisError:
-        log.warning("Search cache unavailable (Redis); searching without it")
-        return None
-
-
-def _cache_set(runtime: Runtime, entries: dict[str, tuple[bytes | str, int]]) -> None:
-    """Write ``{key: (value, ttl)}`` in one round trip."""
-    if not entries:
-        return
-    try:
-        with runtime.redis.pipeline(transaction=False) as pipe:
-            for key, (value, ttl) in entries.items():
-                pipe.set(key, value, ex=ttl)
-            pipe.execute()
-    except redis.RedisError:
-        pass
-
-
 def _ranking_key(space: OpenSpace, query: str, score_threshold: float | None, where: SearchFilter) -> str:
     identity = [*_identity(space), query, score_threshold, asdict(where)]
     for name in ("exclude", "audience", "only"):
         value = getattr(where, name)
         identity[-1][name] = None if value is None else sorted(value)
-    return f"findimage:ranking:{_digest(json.dumps(identity, sort_keys=True))}"
+    return f"findimage:ranking:{digest(json.dumps(identity, sort_keys=True))}"
 
 
 def _identity(space: OpenSpace) -> list[str]:
     """What makes a vector or a ranking valid: the space (its model and collection) and
     the model backend (ONNX int8 and fp32 differ slightly)."""
     return [str(space.id), space.collection, space.model, space.embedder.name]
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]

@@ -160,7 +160,9 @@ def scroll(client, headers, pages, limit=12):
     return found
 
 
-def test_the_feed_never_runs_dry(client, app_runtime, topics):
+@pytest.mark.parametrize("pool_depth", [200, 10], ids=["kept candidates", "candidates used up page by page"])
+def test_the_feed_never_runs_dry(client, app_runtime, topics, pool_depth, monkeypatch):
+    monkeypatch.setattr("services.feed.POOL_DEPTH", pool_depth)
     ana = bearer(app_runtime, "ana")
     like(client, ana, 101)
     pages = scroll(client, ana, 6)
@@ -213,3 +215,19 @@ def test_not_interested_steers_the_taste_away(client, app_runtime, topics):
     assert closeness() < before
     assert client.delete("/api/images/120/not-interested", headers=ana).status_code == 200
     assert closeness() == pytest.approx(before, abs=1e-5)
+
+
+def test_an_image_deleted_after_the_feed_kept_its_candidates_never_shows(client, app_runtime, topics):
+    from core.accounts import create_user, issue_token
+    from core.models import TokenKind
+
+    ana = bearer(app_runtime, "ana")
+    with app_runtime.session() as session:
+        admin = {"Authorization": f"Bearer {issue_token(session, create_user(session, 'admin', is_admin=True), TokenKind.api)}"}
+    like(client, ana, 101)
+    first = [r["id"] for r in feed(client, ana, limit=5)["results"]]  # the candidates of ana's taste are kept now
+    gone = next(i for i in range(102, 121) if i not in first)
+    assert client.delete(f"/api/images/{gone}", headers=admin).status_code == 204
+    later = [r["id"] for _ in range(4) for r in feed(client, ana, limit=5)["results"]]
+    assert gone not in later and len(later) == 20
+    assert {topic_of(i) for i in later[:13]} == {"cats"}  # the 13 other cats still come first
