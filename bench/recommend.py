@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import qdrant_edge as qe
+import redis
 from shared import add_image_rows, parse
 
 from core.access import EVERYONE, Viewer
@@ -44,6 +45,7 @@ from core.runtime import Runtime
 from core.spaces.live import LiveSpaces, OpenSpace
 from core.spaces.records import active_space
 from core.storage import FileStore
+from core.valkey import EmbeddedValkey, connect_redis
 from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
 from core.vectors.base import as_list
 from services.feed import feed_page
@@ -102,7 +104,7 @@ class World:
         return [i for i in shown if self.topic_of(i) not in taste and self.hide_rng.random() < HIDE_SHARE]
 
 
-def open_parts(work: Path, world: World) -> Runtime:
+def open_parts(work: Path, world: World, cache: redis.Redis) -> Runtime:
     """The world loaded into a store under ``work`` (and indexed), or the one loaded there before."""
     settings = Settings(data_dir=work, worker=WorkerSettings(index_after_points=10_000))
     engine = create_db_engine(settings)
@@ -114,9 +116,10 @@ def open_parts(work: Path, world: World) -> Runtime:
     if not loaded.exists():
         _load(engine, vectors, world)
         loaded.touch()
-    # The feed needs no model, queue or cache: the parts it uses, and nothing faked in their place
-    # (a synthetic space has no model: nothing here embeds a text or rebuilds a taste across spaces).
-    runtime = Runtime(settings, engine, FileStore(settings.files_dir), redis=None)
+    # The feed needs no model or queue: the parts it uses (the cache keeps its candidates), and
+    # nothing faked in their place (a synthetic space has no model: nothing here embeds a text
+    # or rebuilds a taste across spaces).
+    runtime = Runtime(settings, engine, FileStore(settings.files_dir), redis=cache)
     runtime.live = LiveSpaces(settings, runtime.session, active=OpenSpace(space.id, "synthetic", space.collection, None, vectors))
     return runtime
 
@@ -204,10 +207,10 @@ def simulate(method, world: World, tastes: list[dict[int, float]], rounds: int) 
     return statistics.mean(hits), statistics.mean(ndcgs)
 
 
-def feed_latency(points: int, work: Path, samples: int = 60) -> float:
+def feed_latency(points: int, work: Path, cache: redis.Redis, samples: int = 60) -> float:
     world = World(points, topics=max(200, points // 500), seed=1)
     started = time.perf_counter()
-    runtime = open_parts(work, world)
+    runtime = open_parts(work, world, cache)
     print(f"  {points:,} items loaded and indexed in {time.perf_counter() - started:.0f} s", flush=True)
     ours = Ours(runtime, 1)
     taste = world.tastes(1)[0]
@@ -238,18 +241,19 @@ def main() -> None:
     parser.add_argument("--latency-only", action="store_true", help="skip the quality simulation")
     args = parse(parser, items=2000, topics=40, users=4, rounds=2, latency_points=[5000])
 
-    with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as url:
+        cache = connect_redis(url)
         if not args.latency_only:
-            quality(args, Path(tmp) / "quality")
+            quality(args, Path(tmp) / "quality", cache)
         print("\nfeed latency (feed_page in process, user with 30 likes, embedded Qdrant Edge + SQLite):")
         for points in args.latency_points:
-            p50 = feed_latency(points, (args.stores or Path(tmp)) / f"latency-{points}")
+            p50 = feed_latency(points, (args.stores or Path(tmp)) / f"latency-{points}", cache)
             print(f"  {points:>9,} items: p50 {1000 * p50:.1f} ms   (target <= 15 ms at 1M)", flush=True)
 
 
-def quality(args: argparse.Namespace, work: Path) -> None:
+def quality(args: argparse.Namespace, work: Path, cache: redis.Redis) -> None:
     world = World(args.items, args.topics, sibling_spread=args.sibling_spread)
-    runtime = open_parts(work, world)
+    runtime = open_parts(work, world, cache)
     tastes = world.tastes(args.users)
     methods = [Ours(runtime, args.users), Ours(runtime, args.users, hides=True)] + [
         Baseline(name, runtime, world, args.users)
