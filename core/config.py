@@ -168,9 +168,9 @@ class Settings(BaseSettings):
     qdrant_replicas: int = Field(default=1, ge=1)
     """Copies of each shard on a cluster (2: a node may fail without losing search)."""
     qdrant_int8: bool = False
-    """Qdrant server: keep int8 scalar-quantized vectors in RAM and the float32 ones on disk;
-    searches oversample 2x on int8 and rescore with the floats. Set before the collection
-    is created."""
+    """Keep int8 scalar-quantized vectors in RAM and the float32 ones on disk (a Qdrant
+    server and the embedded store alike); searches oversample 2x on int8 and rescore with
+    the floats. Set before the collection is created."""
     models_dir: Path | None = None
     """ONNX exports of the CLIP model, one folder per model and weights; default
     ``<data_dir>/models``. Several deployments may share one."""

@@ -22,7 +22,8 @@ def open_vector_store(settings: Settings, collection: str | None = None) -> Vect
     if settings.embedded_vectors:
         from core.vectors.edge import EdgeStore
 
-        return EdgeStore(settings.edge_dir(collection), index_after_points=settings.worker.index_after_points)
+        return EdgeStore(settings.edge_dir(collection), index_after_points=settings.worker.index_after_points,
+                         int8=settings.qdrant_int8)
     from core.vectors.server import ServerStore
 
     return ServerStore(

@@ -10,6 +10,9 @@ IMAGE = "image"
 TEXT = "text"
 VECTOR_NAMES = (IMAGE, TEXT)
 """The dense (CLIP) named vectors, cosine distance."""
+OVERSAMPLING = 2.0
+"""With int8 quantization, a search ranks this many times the asked-for candidates on the
+int8 vectors, then rescores them with the floats."""
 FULL_SCAN_KB = 2000
 """Below this many kilobytes of vectors a search scans them instead of walking the HNSW
 graph (about 1,000 512-d vectors). Qdrant's default, 10,000, made every search of the

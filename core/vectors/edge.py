@@ -5,6 +5,10 @@ freezes every thread of the process for the duration, so the worker calls
 ``build_index`` only when ingest has been idle for a while, never on a request.
 Until then new points are searched exactly (plain segments), which is correct, just
 slower at large scale.
+
+With ``int8`` (as the server backend has it) the float32 vectors stay on disk and int8
+scalar-quantized copies, a quarter of the size, in RAM; dense searches rank
+``OVERSAMPLING`` times the candidates on int8 and rescore them with the floats.
 """
 
 import fcntl
@@ -23,6 +27,7 @@ from core.vectors.base import (
     HAS,
     INDEXED_KEYWORDS,
     NO_HITS,
+    OVERSAMPLING,
     VECTOR_NAMES,
     WORDS,
     WORDS_FIELD,
@@ -46,9 +51,12 @@ WORDS_INDEX = qe.TextIndexParams(
 
 
 class EdgeStore:
-    def __init__(self, path: Path, index_after_points: int = 20_000):
+    def __init__(self, path: Path, index_after_points: int = 20_000, int8: bool = False):
         self.path = path
         self.index_after_points = index_after_points
+        self.int8 = int8
+        self._search_params = qe.SearchParams(
+            quantization=qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)) if int8 else None
         self._shard: qe.EdgeShard | None = None
         self._lock_file = None
 
@@ -71,7 +79,7 @@ class EdgeStore:
         # indexing_threshold is in kilobytes of vectors: index once this many points wait.
         threshold_kb = max(1, self.index_after_points * dim * 4 // 1024)
         config = qe.EdgeConfig(
-            vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine) for name in VECTOR_NAMES},
+            vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, **self._quantized()) for name in VECTOR_NAMES},
             on_disk_payload=True,
             hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=FULL_SCAN_KB),
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=threshold_kb),
@@ -99,6 +107,14 @@ class EdgeStore:
             self._update(qe.UpdateOperation.create_sparse_vector(WORDS, modifier=qe.Modifier.Idf))
             self._update(qe.UpdateOperation.create_field_index(HAS, qe.PayloadSchemaType.Keyword))
             self._update(qe.UpdateOperation.create_field_index(WORDS_FIELD, WORDS_INDEX))
+
+    def _quantized(self) -> dict:
+        if not self.int8:
+            return {}
+        return {"on_disk": True, "quantization_config": qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)}
+
+    def _params(self, using: str) -> qe.SearchParams | None:
+        return self._search_params if using != WORDS else None  # quantization is for dense vectors
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:
@@ -151,6 +167,7 @@ class EdgeStore:
             with_payload=with_payload,
             score_threshold=score_threshold,
             filter=_edge_filter(where),
+            params=self._params(using),
         )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
@@ -161,7 +178,8 @@ class EdgeStore:
             return []
         condition = _edge_filter(where)
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_vector(vector), using=using), filter=condition,
-                                    with_payload=list(fields) or False, with_vector=[using] if with_vectors else False)
+                                    with_payload=list(fields) or False, with_vector=[using] if with_vectors else False,
+                                    params=self._params(using))
                     for vector, limit in zip(vectors, limits)]
         found = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
         return [[Hit(id=p.id, score=p.score, payload=p.payload or {},
@@ -171,8 +189,9 @@ class EdgeStore:
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _edge_filter(where)
-        requests = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False)
-                    for nearest in channels.values()]
+        requests = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False,
+                                    params=self._params(channel))
+                    for channel, nearest in channels.items()]
         if not requests:
             return HybridHits({}, NO_HITS)
         found = dict(zip(channels, (Ranking.of(points) for points in

@@ -24,6 +24,7 @@ from core.vectors.base import (
     HAS,
     INDEXED_KEYWORDS,
     NO_HITS,
+    OVERSAMPLING,
     VECTOR_NAMES,
     WORDS,
     WORDS_FIELD,
@@ -40,7 +41,6 @@ from core.vectors.base import (
     as_list,
 )
 
-OVERSAMPLING = 2.0
 WORDS_INDEX = models.TextIndexParams(
     type=models.TextIndexType.TEXT,
     tokenizer=models.TokenizerType.WORD,

@@ -1,6 +1,8 @@
 """One contract for both vector backends: the embedded Qdrant Edge shard and a Qdrant
 server (qdrant-client's local mode stands in for the server here)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -12,9 +14,12 @@ from core.vectors.server import ServerStore
 DIM = 16
 
 
-@pytest.fixture(params=["edge", "server"])
+@pytest.fixture(params=["edge", "edge-int8", "server"])
 def store(request, tmp_path):
-    store = EdgeStore(tmp_path / "shard") if request.param == "edge" else ServerStore(":memory:", "images")
+    if request.param == "server":
+        store = ServerStore(":memory:", "images")
+    else:  # int8: quantized vectors in RAM, rescored with the floats, must keep every answer
+        store = EdgeStore(tmp_path / "shard", int8=request.param == "edge-int8")
     store.ensure_collection(DIM)
     yield store
     store.close()
@@ -194,6 +199,16 @@ def test_edge_index_build_keeps_answers(tmp_path):
     after = {h.id for h in store.search(IMAGE, centres[3], limit=20)}
     assert after <= set(range(901, 1201)) and len(before & after) >= 18
     store.close()
+
+
+def test_an_embedded_store_keeps_int8_vectors_in_ram_and_the_floats_on_disk_as_configured(tmp_path):
+    store = EdgeStore(tmp_path / "shard", int8=True)
+    store.ensure_collection(DIM)
+    store.close()
+    made = json.loads((tmp_path / "shard" / "edge_config.json").read_text())["vectors"]
+    for name in (IMAGE, TEXT):
+        assert made[name]["on_disk"] and made[name]["quantization_config"]["scalar"] == {
+            "type": "int8", "quantile": 0.99, "always_ram": True}
 
 
 @pytest.mark.filterwarnings("ignore:Local mode performs exact")
