@@ -12,7 +12,8 @@ by example image and the feed (of a user who has searched, clicked and liked 30 
 each request the next page, as scrolling asks), beside the bare costs measured one at a time: one text encoding, and
 one search of each channel text search reads (image, caption, words) at its depth. The
 latency ratio compares the one-client p50 with those bare costs; the concurrent runs show
-throughput.
+throughput. ``FINDIMAGE_QDRANT_INT8=true`` measures a store of int8-quantized vectors (give
+it a ``--stores`` dir of its own: a store keeps the quantization it was made with).
 """
 
 import argparse
