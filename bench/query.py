@@ -13,7 +13,7 @@ each request the next page, as scrolling asks), beside the bare costs measured o
 one search of each channel text search reads (image, caption, words) at its depth. The
 latency ratio compares the one-client p50 with those bare costs; the concurrent runs show
 throughput. ``FINDIMAGE_QDRANT_INT8=true`` measures a store of int8-quantized vectors (give
-it a ``--stores`` dir of its own: a store keeps the quantization it was made with).
+it a ``--stores`` dir of its own, or the float store reopens quantized).
 """
 
 import argparse
