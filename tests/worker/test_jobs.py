@@ -3,6 +3,7 @@
 import time
 from datetime import timedelta
 
+import pytest
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
@@ -111,17 +112,29 @@ def test_a_deleted_image_leaves_its_job_with_nothing_to_do(runtime):
     assert len(FailedJobRegistry(queue=ingest_queue(runtime))) == 0
 
 
-def test_a_worker_process_reads_text_only_once_ingest_has_been_quiet(runtime):
-    """`findimage worker` holds OCR back while images keep coming for CLIP, as the embedded
-    worker does: its OCR jobs start ``ocr_after_idle`` seconds after the last ingest job."""
+@pytest.mark.parametrize("kind", ["worker process", "embedded worker"])
+def test_a_worker_reads_text_only_once_ingest_has_been_quiet(runtime, kind):
+    """`findimage worker` and the embedded worker hold OCR back while images keep coming
+    for CLIP: their OCR jobs start ``ocr_after_idle`` seconds after the last ingest job."""
     from services.queue import ocr_queue
-    from worker.runner import IngestFirstWorker
+    from tests.polling import wait_until_idle
+    from worker.runner import EmbeddedWorker, IngestFirstWorker
 
     ingest, ocr = ingest_queue(runtime), ocr_queue(runtime)
     texts = [ocr.enqueue(time.sleep, 0.01) for _ in range(2)]
     images = [ingest.enqueue(time.sleep, 0.05) for _ in range(3)]
-    worker = IngestFirstWorker([ingest, ocr], connection=runtime.redis, quiet_for=0.6)
-    worker.work(burst=True)
+    if kind == "worker process":
+        IngestFirstWorker([ingest, ocr], connection=runtime.redis, quiet_for=0.6).work(burst=True)
+        wait_until_idle(runtime, timeout=0)  # nothing left behind (RQ fails a job left in its intermediate list)
+    else:
+        settings = runtime.settings
+        runtime.settings = settings.model_copy(update={"worker": settings.worker.model_copy(update={"ocr_after_idle": 0.6}),
+                                                       "ocr": settings.ocr.model_copy(update={"mode": "auto"})})
+        embedded = EmbeddedWorker(runtime).start()
+        try:
+            wait_until_idle(runtime)
+        finally:
+            embedded.stop()
 
     for job in texts + images:
         job.refresh()
