@@ -34,50 +34,7 @@ MAINTENANCE_INTERVAL = 60
 """Seconds between a worker's registry maintenance (RQ's default is ten minutes)."""
 
 
-class IngestFirstWorker(SimpleWorker):
-    """The RQ worker of a worker process and of the embedded worker: it takes a job of the
-    later queues (OCR) only once the first (ingest) has had nothing for ``quiet_for``
-    seconds, since reading text between the batches of an import would take the cores
-    from CLIP."""
-
-    poll_interval = 0.2
-    """Seconds between looks at the ingest queue while the quiet lasts, in burst mode."""
-
-    def __init__(self, queues, *, quiet_for: float, **kwargs) -> None:
-        super().__init__(queues, **kwargs)
-        self.quiet_for = quiet_for
-        self._ingest_done = -float("inf")  # (monotonic) when an ingest job last ended
-
-    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        while len(self.queues) > 1 and (wait := self.quiet_for - (time.monotonic() - self._ingest_done)) > 0:
-            if self._stop_requested:
-                return None  # stopping: take nothing more
-            every, self._ordered_queues = self._ordered_queues, self.queues[:1]
-            try:  # only ingest, for as long as the quiet lasts (RQ's max_idle_time ends the wait)
-                found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=math.ceil(wait))
-            finally:
-                self._ordered_queues = every
-            if found is not None:
-                return found
-            if timeout is None:  # burst mode: that look did not wait
-                time.sleep(min(wait, self.poll_interval))
-        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-
-    def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
-        # Listening to ingest alone, RQ takes a job through the queue's intermediate list (as
-        # for any one-queue worker) but clears it from there only for a worker of one queue;
-        # left there, RQ's maintenance would later fail the finished job as "stuck".
-        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
-
-    def execute_job(self, job, queue) -> None:
-        try:
-            super().execute_job(job, queue)
-        finally:
-            if queue.name == self.queues[0].name:
-                self._ingest_done = time.monotonic()
-
-
-class _ThreadWorker(IngestFirstWorker):
+class _ThreadWorker(SimpleWorker):
     # Signals and SIGALRM belong to the main thread (uvicorn's); time jobs with a timer.
     death_penalty_class = TimerDeathPenalty
 
@@ -115,9 +72,12 @@ class EmbeddedWorker:
 
     def _run(self) -> None:
         queues = worker_queues(self.runtime)
-        self._worker = _ThreadWorker(queues, connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL,
-                                     quiet_for=self.runtime.settings.worker.ocr_after_idle)
-        idle_since, index_pending, last_burst = time.monotonic(), False, 0.0
+        # OCR waits until no image has come for CLIP for a moment: reading text in between
+        # the batches of an import or a backfill would take its cores from CLIP.
+        clip_only, everything = (_ThreadWorker(q, connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
+                                 for q in (queues[:1], queues))
+        self._worker = clip_only
+        idle_since, index_pending, last_burst, last_clip = time.monotonic(), False, 0.0, 0.0
         with using_runtime(self.runtime):
             try:
                 retry_abandoned(self.runtime)
@@ -129,10 +89,15 @@ class EmbeddedWorker:
                     # Burst mode: take every queued job (and due retries), then return. An idle
                     # burst costs about 5 ms of the process's CPU: look first (one round trip),
                     # and burst anyway now and then for RQ's registry maintenance.
-                    worked = False
-                    if any(self._waiting(queues)) or time.monotonic() - last_burst >= MAINTENANCE_INTERVAL:
+                    worked, waiting = False, self._waiting(queues)
+                    clip_waits = waiting[0]
+                    others_may = time.monotonic() - last_clip >= self.runtime.settings.worker.ocr_after_idle
+                    if clip_waits or (any(waiting) and others_may) or time.monotonic() - last_burst >= MAINTENANCE_INTERVAL:
+                        self._worker = everything if others_may and not clip_waits else clip_only
                         last_burst = time.monotonic()
                         worked = self._worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                        if worked and self._worker is clip_only:
+                            last_clip = time.monotonic()
                 except redis.RedisError:
                     log.exception("The ingest worker lost the queue; retrying in a moment")
                     worked = False
@@ -189,6 +154,46 @@ def catch_up_ocr(runtime: Runtime) -> None:
     queued = queue_unread(runtime)
     if queued:
         log.info("Queued %d indexed image(s) for OCR; they are read while ingest is idle", queued)
+
+
+class IngestFirstWorker(SimpleWorker):
+    """A worker process's RQ worker. Like the embedded worker, it takes a job of the later
+    queues (OCR) only once the first (ingest) has had nothing for ``quiet_for`` seconds:
+    reading text between the batches of an import would take the cores from CLIP."""
+
+    poll_interval = 0.2
+    """Seconds between looks at the ingest queue while the quiet lasts, in burst mode."""
+
+    def __init__(self, queues, *, quiet_for: float, **kwargs) -> None:
+        super().__init__(queues, **kwargs)
+        self.quiet_for = quiet_for
+        self._ingest_done = -float("inf")  # (monotonic) when an ingest job last ended
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        while len(self.queues) > 1 and (wait := self.quiet_for - (time.monotonic() - self._ingest_done)) > 0:
+            every, self._ordered_queues = self._ordered_queues, self.queues[:1]
+            try:  # only ingest, for as long as the quiet lasts (RQ's max_idle_time ends the wait)
+                found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=math.ceil(wait))
+            finally:
+                self._ordered_queues = every
+            if found is not None:
+                return found
+            if timeout is None:  # burst mode: that look did not wait
+                time.sleep(min(wait, self.poll_interval))
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def prepare_job_execution(self, job, remove_from_intermediate_queue: bool = False) -> None:
+        # Listening to ingest alone, RQ takes a job through the queue's intermediate list (as
+        # for any one-queue worker) but clears it from there only for a worker of one queue;
+        # left there, RQ's maintenance would later fail the finished job as "stuck".
+        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
+
+    def execute_job(self, job, queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        finally:
+            if queue.name == self.queues[0].name:
+                self._ingest_done = time.monotonic()
 
 
 def run_worker(runtime: Runtime, burst: bool = False) -> bool:
