@@ -174,10 +174,6 @@ class HybridHits:
         """The ids of one of the plan's single-channel inputs, best first."""
         return self.all_words.ids if stage.all_words else self.channels.get(stage.channels[0], NO_HITS).ids
 
-    @property
-    def holding_all(self) -> set[int]:
-        return set(self.all_words.ids)
-
 
 NO_HITS = Ranking([], [])
 

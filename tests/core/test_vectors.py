@@ -271,7 +271,7 @@ def test_the_words_channel_ranks_by_bm25_and_reports_who_holds_every_word(store)
     hits = store.hybrid(words_query("revenue pipeline"), limit=10)
     assert hits.channels["words"].ids[:1] == [3]  # both words; 1 and 2 hold one each
     assert set(hits.channels["words"].ids) == {1, 2, 3}
-    assert hits.holding_all == {3}
+    assert set(hits.all_words.ids) == {3}
     assert fused_ids(store, words_query("revenue pipeline"))[0] == 3
 
 
@@ -299,7 +299,7 @@ def test_an_image_holding_every_word_outranks_one_holding_one_that_clip_prefers(
     query = HybridQuery(centres[1], query_vector("kalomi vesuta"), all_words="kalomi vesuta", weights=WEIGHTS)
     hits = store.hybrid(query, limit=10)
     assert hits.channels["image"].ids[0] == 2  # CLIP likes 2 best
-    assert fused_ids(store, query)[0] == 1 and hits.holding_all == {1}
+    assert fused_ids(store, query)[0] == 1 and set(hits.all_words.ids) == {1}
 
 
 def test_phrases_excluded_words_and_has_text_filter_every_channel(store):
@@ -319,7 +319,7 @@ def test_new_words_replace_a_points_words_and_keep_its_vectors(store):
     before = store.retrieve([4])[0].vectors[IMAGE]
     words = Words(caption="a dog on the beach", ocr="revenue pipeline chart")
     store.set_words([WordsUpdate(4, words.vector(), words.payload()), WordsUpdate(99, words.vector(), words.payload())])
-    assert store.hybrid(words_query("revenue pipeline"), limit=10).holding_all == {3, 4}
+    assert set(store.hybrid(words_query("revenue pipeline"), limit=10).all_words.ids) == {3, 4}
     point = store.retrieve([4])[0]
     np.testing.assert_allclose(point.vectors[IMAGE], before, atol=1e-6)
     assert point.payload["has"] == ["text"] and "chart" in point.payload["words"]
@@ -340,7 +340,7 @@ def test_a_shard_made_before_the_words_channel_gets_it_when_opened(tmp_path):
     store.ensure_collection(DIM)
     words = Words(ocr="release notes")
     store.set_words([WordsUpdate(1, words.vector(), words.payload())])
-    assert store.hybrid(words_query("release notes"), limit=5).holding_all == {1}
+    assert set(store.hybrid(words_query("release notes"), limit=5).all_words.ids) == {1}
     store.close()
 
 
