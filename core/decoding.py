@@ -190,7 +190,8 @@ def _load_rgb(image: Image.Image) -> Image.Image:
     try:
         image.seek(0)  # animated GIF/WebP: the first frame
         image.load()
-        upright = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)
+        upright = image  # (the convert below is the copy that outlives the file)
         if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
             # Transparent areas become white, as a viewer shows them, not black.
             rgba = upright.convert("RGBA")
