@@ -26,6 +26,7 @@ from core.vectors import AUDIENCE, IMAGE, TEXT, VectorPoint
 from core.words import Words
 from services.queue import enqueue_ocr, enqueue_repost_checks
 from services.reposts import watched
+from worker.ocr import update_words
 
 log = logging.getLogger(__name__)
 DECODE_THREADS = 2
@@ -136,6 +137,8 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
         vectors, captions = embedded[model]
         with timed("upsert"):
             space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions)), words, shares))
+    if not new:
+        _catch_up_words(runtime, prepared, spaces, texts)
     if new:
         for p in prepared:
             runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
@@ -144,6 +147,16 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
             reposts = watched(session, [p.image for p in prepared])
         enqueue_ocr(runtime, [p.image.id for p in prepared])
         enqueue_repost_checks(runtime, reposts)
+
+
+def _catch_up_words(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace], used: dict[int, str]) -> None:
+    """A reindex runs beside OCR: text read after this batch looked for it, and before its
+    points were written, found no point to give its words to in the new space. Give it now."""
+    with runtime.session() as session:
+        now = texts_of(session, [p.image.id for p in prepared])
+    late = [p.image for p in prepared if now.get(p.image.id) != used.get(p.image.id)]
+    if late:
+        update_words(spaces, late, now)
 
 
 def _points(prepared: list[_Prepared], vectors, caption_vectors: dict, words: dict[int, Words],

@@ -16,7 +16,7 @@ from core.errors import InvalidImage
 from core.metrics import timed
 from core.models import Image, ImageStatus, ImageText, TextStatus
 from core.ocr import ReadTimedOut, as_text
-from core.runtime import Runtime
+from core.runtime import OpenSpace, Runtime
 from core.texts import unread_ids
 from core.vectors.base import WordsUpdate
 from core.words import Words
@@ -45,7 +45,7 @@ def read_image_text(image_id: int) -> str:
         if session.get(ImageText, image_id) is None:
             session.add(row)
             session.commit()
-    update_words(runtime, [image], {image_id: row.text})
+    update_words(runtime.live_spaces(), [image], {image_id: row.text})
     return row.status
 
 
@@ -88,13 +88,14 @@ def read(runtime: Runtime, image: Image) -> ImageText:
     return row(TextStatus.read, lines)
 
 
-def update_words(runtime: Runtime, images: list[Image], texts: dict[int, str]) -> None:
-    """Give the points of ``images`` their words, with OCR's ``texts``, in every live space."""
+def update_words(spaces: list[OpenSpace], images: list[Image], texts: dict[int, str]) -> None:
+    """Give the points of ``images`` in ``spaces`` their words, with OCR's ``texts`` (a
+    point not written yet is left to the indexing that writes it)."""
     updates = []
     for image in images:
         words = Words.of(image, texts.get(image.id))
         updates.append(WordsUpdate(image.id, words.vector(), words.payload()))
-    for space in runtime.live_spaces():
+    for space in spaces:
         space.vectors.set_words(updates)
 
 

@@ -188,3 +188,31 @@ def test_a_reindex_carries_the_text_ocr_read_over_without_reading_again(runtime,
     assert [m.id for m in search_text(runtime, '"revenue grew"').results] == [image.id]
     with runtime.session() as session:
         assert session.get(ImageText, image.id).created_at == read_at  # read once
+
+
+def test_text_ocr_reads_while_a_reindex_writes_the_image_reaches_the_new_space(runtime, other_model, monkeypatch):
+    from core.config import OcrSettings
+    from core.models import TextStatus
+    from tests.factories import screenshot
+    from worker import indexing
+    from worker.ocr import read_image_text
+
+    runtime.settings = runtime.settings.model_copy(update={"ocr": OcrSettings(mode="all")})
+    image, _ = submit_image(runtime, ingest_queue(runtime), screenshot(["Quarterly revenue grew 14 percent"]),
+                            source=ImageSource.web)
+    run_jobs(runtime)  # indexed; its OCR job waits in a queue this test does not run
+    texts_of, read = indexing.texts_of, []
+
+    def ocr_finishes_meanwhile(session, image_ids):
+        found = texts_of(session, image_ids)
+        if image.id in image_ids and not read:  # a second worker reads the text just now
+            with using_runtime(runtime):
+                read.append(read_image_text(image.id))
+        return found
+
+    monkeypatch.setattr(indexing, "texts_of", ocr_finishes_meanwhile)
+    space = begin(runtime, other_model)
+    run_jobs(runtime)
+    assert read == [TextStatus.read]
+    assert runtime.space.id == space.id
+    assert [m.id for m in search_text(runtime, '"revenue grew"').results] == [image.id]
