@@ -152,7 +152,7 @@ def main() -> None:
         embedder = open_embedder(settings)
         decoded = [Image.open(io.BytesIO(j)).convert("RGB") for j in jpegs]
         paths = bare_paths(settings, embedder)
-        bare = bare_rates(paths, decoded, args.batch_size)
+        first = bare_rates(paths, decoded, args.batch_size)
         before, cpu = stage_seconds(), cpu_seconds()
         imported = import_rate(settings.model_copy(update={"data_dir": Path(tmp) / "imported"}), embedder, jpegs,
                                Path(tmp) / "folder")
@@ -163,7 +163,6 @@ def main() -> None:
         # ratios compare with the mean of the two.
         again = bare_rates(paths, decoded, args.batch_size)
 
-    first = bare
     bare = {name: tuple((a + b) / 2 for a, b in zip(rates, again[name])) for name, rates in first.items()}
     fastest = max(rate for rate, _ in bare.values())
     print()
@@ -182,7 +181,7 @@ def main() -> None:
     print(f"end to end (upload->indexed) {e2e:8.1f} images/s")
     print(f"ratio import / fastest bare model: {imported / fastest:.2f}   (target >= 0.8)")
     print(f"ratio end-to-end / fastest bare model: {e2e / fastest:.2f}   (target >= 0.6)")
-    worker_path = embedder.name if embedder.name in bare else next(iter(bare))
+    worker_path = next(iter(paths))  # the configured backend, as named before its first batch
     print(f"ratio of CPU an image, bare {worker_path} / import: {bare[worker_path][1] * args.images / import_cpu:.2f}"
           "   (as a ratio of rates with every core busy; steadier on a shared machine)")
 

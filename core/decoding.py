@@ -190,15 +190,14 @@ def _load_rgb(image: Image.Image) -> Image.Image:
     try:
         image.seek(0)  # animated GIF/WebP: the first frame
         image.load()
-        ImageOps.exif_transpose(image, in_place=True)
-        upright = image  # (the convert below is the copy that outlives the file)
-        if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
+        ImageOps.exif_transpose(image, in_place=True)  # (a convert below makes the copy that outlives the file)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             # Transparent areas become white, as a viewer shows them, not black.
-            rgba = upright.convert("RGBA")
+            rgba = image.convert("RGBA")
             background = Image.new("RGB", rgba.size, (255, 255, 255))
             background.paste(rgba, mask=rgba.getchannel("A"))
             return background
-        return upright.convert("RGB")
+        return image.convert("RGB")
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(f"The image data is corrupt or truncated: {exc}") from exc
 

@@ -139,14 +139,14 @@ def _write(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace],
             space.vectors.upsert(_points(prepared, vectors, dict(zip((i.id for i in captioned), captions)), words, shares))
     if not new:
         _catch_up_words(runtime, prepared, spaces, texts)
-    if new:
-        for p in prepared:
-            runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
-        with runtime.session() as session:
-            mark_indexed(session, [p.image for p in prepared])
-            reposts = watched(session, [p.image for p in prepared])
-        enqueue_ocr(runtime, [p.image.id for p in prepared])
-        enqueue_repost_checks(runtime, reposts)
+        return
+    for p in prepared:
+        runtime.files.save_thumbnail(p.image.sha256, p.thumbnail)
+    with runtime.session() as session:
+        mark_indexed(session, [p.image for p in prepared])
+        reposts = watched(session, [p.image for p in prepared])
+    enqueue_ocr(runtime, [p.image.id for p in prepared])
+    enqueue_repost_checks(runtime, reposts)
 
 
 def _catch_up_words(runtime: Runtime, prepared: list[_Prepared], spaces: list[OpenSpace], used: dict[int, str]) -> None:
