@@ -13,6 +13,7 @@ from sqlmodel import select
 from cli.serving import create_app
 from core.models import Image, ImageSource, Like, LikeSource, User
 from services.queue import ingest_queue
+from services.slack_files import queued_mark
 from tests.bot.conftest import event, settle, shown_images, signed_post, slack_settings, slash
 from tests.factories import LOOPBACK, distinct_jpeg
 from tests.polling import wait_for_status
@@ -117,7 +118,7 @@ def test_a_file_whose_job_runs_out_of_retries_is_taken_at_slacks_next_event(bot,
     slack.rate_limited["files.info"] = 12  # three runs of four 429s
     shared = {"type": "file_shared", "file_id": "F11", "user_id": "U1", "channel_id": "C1"}
     event(bot, shared, event_id="Ev-first")
-    mark = "findimage:slack:file:T1:F11"
+    mark = queued_mark("T1", "F11", channel="C1", ts=None)
     slack.wait_for(lambda: len(slack.called("files.info")) == 12, what="every retry")
     deadline = time.monotonic() + 30
     while bot_runtime.redis.exists(mark):
