@@ -140,7 +140,9 @@ def retry_abandoned(runtime: Runtime) -> int:
     that knows no other worker is running: a live one's job would be run twice."""
     abandoned = 0
     for queue in worker_queues(runtime):
-        registry = StartedJobRegistry(queue=queue)
+        # The failure callbacks run under a timer: RQ's default (SIGALRM) works only in the
+        # main thread, and the embedded worker's is not; each callback would raise instead.
+        registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)
         count = len(registry.get_job_ids(cleanup=False))
         if count:
             log.warning("Retrying %d job(s) of %s left unfinished by a previous run", count, queue.name)

@@ -141,3 +141,26 @@ def test_a_worker_reads_text_only_once_ingest_has_been_quiet(runtime, kind):
         assert job.get_status() == "finished"
     last_image = max(job.ended_at for job in images)
     assert min(job.started_at for job in texts) >= last_image + timedelta(seconds=0.5)
+
+
+def test_a_job_abandoned_on_its_last_try_fails_its_image_when_the_embedded_worker_starts(runtime):
+    """A `findimage serve` killed in the middle of an image's last try: when it starts
+    again, its worker (a thread, where RQ's SIGALRM timeout cannot be set) hands the job
+    to its failure callback, and the image reads ``failed`` instead of staying queued."""
+    from tests.polling import wait_for_status
+    from worker.runner import EmbeddedWorker
+
+    runtime.settings.worker.max_retries = 0  # every try is the last
+    (image_id,) = submit(runtime, 70)
+    dead = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    job, _ = dead.dequeue_job_and_maintain_ttl(timeout=1)
+    dead.prepare_execution(job)  # what RQ records as a job starts; then the process is gone
+    dead.prepare_job_execution(job, remove_from_intermediate_queue=True)
+
+    embedded = EmbeddedWorker(runtime).start()
+    try:
+        (image,) = wait_for_status(runtime, [image_id], ImageStatus.failed)
+    finally:
+        embedded.stop()
+    assert image.attempts == 1 and image.error.startswith("AbandonedJobError")
+    assert FailedJobRegistry(queue=ingest_queue(runtime)).get_job_ids() == [job.id]
