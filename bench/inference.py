@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from shared import DEFAULT_WORK_DIR, ROOT, model_for, parse, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, ROOT, model_for, models_dir, parse, synthetic_jpegs
 
 from core.clip.calibration import BATCH, calibrate
 from core.clip.export import probe_images
@@ -182,7 +182,7 @@ def main() -> None:
     args = parse(parser)
 
     model = model_for(args)
-    models_dir = args.work_dir / "exports"
+    exports = models_dir(args)
     settings = {
         p: ClipSettings(model=model, backend=b, precision=p, threads=args.threads)
         for b, p in (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx", "int8"))
@@ -191,8 +191,8 @@ def main() -> None:
     if cpu_has_native_bf16():
         backends["torch bf16 weights"] = TorchEmbedder(settings["bf16"])
     print("Exporting to ONNX (once per work dir) ...", flush=True)
-    backends["onnx fp32"] = OnnxEmbedder(settings["fp32"], models_dir)
-    backends["onnx int8 (default)"] = OnnxEmbedder(settings["int8"], models_dir)
+    backends["onnx fp32"] = OnnxEmbedder(settings["fp32"], exports)
+    backends["onnx int8 (default)"] = OnnxEmbedder(settings["int8"], exports)
     backends["onnx fp32"].load()
 
     reference = backends["torch fp32"]
@@ -215,7 +215,7 @@ def main() -> None:
             flush=True,
         )
 
-    calibration = calibrate(ClipSettings(model=model, threads=args.threads), models_dir)
+    calibration = calibrate(ClipSettings(model=model, threads=args.threads), exports)
     timed = ", ".join(f"{path} {rate:.1f}" for path, rate in calibration.images_per_s.items())
     print(f"\ncalibration (what the default backend embeds image batches on here): {calibration.batch_path}; "
           f"images/s at batch {BATCH}: {timed}")
@@ -227,7 +227,7 @@ def main() -> None:
         ("torch", "query path, torch", settings["fp32"]),
         ("api", "API process (default)", ClipSettings(model=model, threads=args.threads)),
     ):
-        seconds, rss, torch_loaded = cold_start(kind, clip, models_dir, data_dir)
+        seconds, rss, torch_loaded = cold_start(kind, clip, exports, data_dir)
         print(f"  {label:24} {seconds:5.2f} s   peak RSS {rss:6.0f} MB   torch imported: {torch_loaded}", flush=True)
 
     print("\nimage decoding for the model (median of 8 photos)")

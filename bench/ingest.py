@@ -29,7 +29,7 @@ import httpx
 from PIL import Image
 from prometheus_client import REGISTRY
 from rich.console import Console
-from shared import DEFAULT_WORK_DIR, cpu_seconds, model_for, parse, serve, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, cpu_seconds, model_for, models_dir, parse, serve, synthetic_jpegs
 from sqlmodel import func, select
 
 from cli.importer import import_images
@@ -144,7 +144,7 @@ def main() -> None:
     ):
         settings = Settings(
             data_dir=Path(tmp) / "data",
-            models_dir=args.work_dir / "exports",
+            models_dir=models_dir(args),
             redis_url=redis_url,
             clip=clip,
             worker=WorkerSettings(batch_size=args.batch_size, index_when_idle_for=60),

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from shared import DEFAULT_WORK_DIR, model_for, parse, serve, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, model_for, models_dir, parse, serve, synthetic_jpegs
 from sqlmodel import select
 
 from cli.serving import create_app
@@ -243,7 +243,7 @@ def main() -> int:
     ):
         settings = Settings(
             data_dir=Path(tmp) / "data",
-            models_dir=args.work_dir / "exports",
+            models_dir=models_dir(args),
             redis_url=redis_url,
             clip=clip,
             limits=LimitSettings(uploads_per_minute=args.uploads_per_minute),

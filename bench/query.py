@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
-from shared import DEFAULT_WORK_DIR, add_image_rows, cpu_seconds, model_for, parse, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, add_image_rows, cpu_seconds, model_for, models_dir, parse, synthetic_jpegs
 
 from cli.serving import create_app
 from core.config import ClipSettings, OcrSettings, Settings, WorkerSettings
@@ -126,7 +126,7 @@ def main() -> None:
         data_dir = args.stores / f"query-{args.points}" if args.stores else Path(tmp) / "data"
         settings = Settings(
             data_dir=data_dir,
-            models_dir=args.work_dir / "exports",
+            models_dir=models_dir(args),
             redis_url=redis_url,
             clip=clip,
             worker=WorkerSettings(index_when_idle_for=10**6),

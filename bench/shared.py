@@ -32,6 +32,11 @@ def parse(parser, **smoke_sizes):
     return args
 
 
+def models_dir(args) -> Path:
+    """Where the work dir keeps the ONNX exports: one per model, for every bench."""
+    return args.work_dir / "exports"
+
+
 def model_for(args) -> str:
     """The model a bench runs: a random-weight ``args.model``, or the tiny one at smoke size."""
     from core.config import TINY_TEST_MODEL

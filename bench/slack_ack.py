@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from shared import ROOT, model_for, parse, serve
+from shared import DEFAULT_WORK_DIR, model_for, models_dir, parse, serve
 from slack_sdk.signature import SignatureVerifier
 
 from cli.serving import create_app
@@ -37,13 +37,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--model", default="ViT-B-32")
-    parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "bench")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     args = parse(parser, requests=8, concurrency=2)
 
     slack = FakeSlack().start()
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis:
         settings = Settings(
-            data_dir=Path(tmp) / "data", redis_url=redis, models_dir=args.work_dir / "models", port=0,
+            data_dir=Path(tmp) / "data", redis_url=redis, models_dir=models_dir(args), port=0,
             clip=ClipSettings(model=model_for(args)),
             slack=SlackSettings(bot_token=slack.bot_token, signing_secret=SECRET, api_url=f"{slack.url}/api/"),
         )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from shared import DEFAULT_WORK_DIR, model_for, parse
+from shared import DEFAULT_WORK_DIR, model_for, models_dir, parse
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -75,7 +75,7 @@ def main() -> None:
         slack.post(channel, ts, f"screenshot {n} of the release checklist", files=(f"F{n}",))
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as redis_url:
         settings = Settings(
-            data_dir=Path(tmp) / "data", models_dir=args.work_dir / "exports", redis_url=redis_url,
+            data_dir=Path(tmp) / "data", models_dir=models_dir(args), redis_url=redis_url,
             clip=ClipSettings(model=model_for(args)), worker=WorkerSettings(index_when_idle_for=10**6),
             ocr=OcrSettings(mode="off"),
             slack=SlackSettings(bot_token=slack.bot_token, api_url=f"{slack.url}/api/", file_hosts=[f"127.0.0.1:{slack.port}"],

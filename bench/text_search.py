@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, parse, synthetic_jpegs
+from shared import DEFAULT_WORK_DIR, add_image_rows, model_for, models_dir, parse, synthetic_jpegs
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -117,7 +117,7 @@ def screenshots(count: int, vocab: list[str], rng) -> tuple[list[bytes], list[st
 def open_runtime(folder: Path, redis_url: str, args, ocr: str) -> Runtime:
     settings = Settings(
         data_dir=folder,
-        models_dir=args.work_dir / "exports",
+        models_dir=models_dir(args),
         redis_url=redis_url,
         clip=ClipSettings(model=model_for(args)),
         worker=WorkerSettings(index_when_idle_for=10**6),

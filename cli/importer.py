@@ -27,6 +27,7 @@ class ImportReport:
     added: list[int] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
+    """Path within the folder -> why it was not taken."""
 
 
 def import_images(runtime: Runtime, folder: Path, uploader: str | None, console: Console) -> ImportReport:
@@ -46,7 +47,7 @@ def import_images(runtime: Runtime, folder: Path, uploader: str | None, console:
                 )
                 for path, result in zip(chunk, submitted):
                     if isinstance(result, InvalidImage):
-                        report.rejected[str(path)] = result.message
+                        report.rejected[str(path.relative_to(folder))] = result.message
                     else:
                         image, created = result
                         (report.added if created else report.duplicates).append(image.id)

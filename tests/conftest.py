@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, make_url, text
 
 from core.clip import Embedder, open_embedder
 from core.clip.torch_backend import MODEL_CONFIGS, TorchEmbedder, save_random_model, save_tiny_test_model
@@ -120,9 +121,24 @@ def runtime(settings, embedder) -> Iterator[Runtime]:
     runtime.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def postgres_url() -> str | None:
-    return os.environ.get("FINDIMAGE_TEST_DATABASE_URL")
+    """``FINDIMAGE_TEST_DATABASE_URL``, or None. The tests reset its schema, so each
+    pytest-xdist worker gets a database of its own on that server (``test_gw0`` for
+    ``test``), created on first use."""
+    url = os.environ.get("FINDIMAGE_TEST_DATABASE_URL")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    own = make_url(url).set(database=f"{make_url(url).database}_{worker}")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            if connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}).first() is None:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        admin.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 @pytest.fixture

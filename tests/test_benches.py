@@ -24,7 +24,7 @@ LAST_WORDS = {
 }
 """What the end of each bench's output says once it has measured everything."""
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("benches")]  # one worker: one export for them all
 
 
 def test_every_bench_is_listed():
