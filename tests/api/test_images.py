@@ -160,9 +160,13 @@ def test_upload_without_files_is_422_envelope(client):
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_request"
 
 
-def test_health(client):
+def test_health_readiness_and_status(client):
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json()["status"] == "ready"
+    ready = client.get("/readyz").json()
+    assert ready == {"status": "ready", "images_indexed": 0, "model": ready["model"], "vector_space": 1}
+    status = client.get("/api/status").json()  # what is under way: for a user, not a probe
+    assert status["ocr"] == {"mode": "off", "read": 0, "skipped": 0, "failed": 0, "waiting": 0}
+    assert (status["images_indexed"], status["reindexing_into"], status["slack_history"]) == (0, None, {})
 
 
 def test_several_images_read_at_once_in_the_order_asked(client, app_runtime):

@@ -67,7 +67,7 @@ def test_joining_a_channel_indexes_its_history_once_through_a_429(bot, history, 
         assert (row.state, row.seen, row.total, row.queued) == ("done", 25, 25, 24)  # F7 was queued live
         live = session.exec(select(Image).where(Image.slack_file_id == "F7")).one()
         assert live.caption == "seen live first"
-    assert bot.get("/readyz").json()["slack_history"] == {"T1/C1": "25 of ~25 images (done)"}
+    assert bot.get("/api/status").json()["slack_history"] == {"T1/C1": "25 of ~25 images (done)"}
     with bot_runtime.session() as session:
         image = session.exec(select(Image).where(Image.slack_file_id == "F3")).one()
         assert (image.slack_channel, image.slack_ts, image.uploader, image.filename) == (

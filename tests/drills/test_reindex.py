@@ -19,10 +19,10 @@ pytestmark = pytest.mark.slow
 IMAGES = 30
 
 
-def ready_when(client: httpx.Client, condition, timeout: float = 60.0) -> dict:
-    """Poll ``/readyz`` until ``condition(answer)``; the last answer."""
+def status_when(client: httpx.Client, condition, timeout: float = 60.0) -> dict:
+    """Poll ``/api/status`` until ``condition(answer)``; the last answer."""
     deadline = time.monotonic() + timeout
-    while not condition(answer := client.get("/readyz").json()):
+    while not condition(answer := client.get("/api/status").json()):
         assert time.monotonic() < deadline, answer
         time.sleep(0.2)
     return answer
@@ -51,7 +51,7 @@ def test_reindex_into_another_model_with_no_downtime(settings, other_model, tmp_
         with httpx.Client(base_url=serve.url, timeout=30) as client:
             for seed in range(IMAGES):
                 assert upload(client, seed).status_code == 202
-            before = ready_when(client, lambda r: r["images_indexed"] == IMAGES)
+            before = status_when(client, lambda r: r["images_indexed"] == IMAGES)
             thread = threading.Thread(target=search_and_upload)
             thread.start()
             try:
@@ -62,7 +62,7 @@ def test_reindex_into_another_model_with_no_downtime(settings, other_model, tmp_
             finally:
                 stop.set()
                 thread.join(60)
-            after = ready_when(client, lambda r: r["images_indexed"] == IMAGES + len(uploads))
+            after = status_when(client, lambda r: r["images_indexed"] == IMAGES + len(uploads))
     finally:
         serve.stop()
 

@@ -95,7 +95,7 @@ def test_has_text_keeps_what_ocr_read_text_in_and_the_photos_have_none(reading):
     with client.app.state.runtime.session() as session:
         photo_text = session.get(ImageText, ids["photo0"])
     assert photo_text.status == TextStatus.read and photo_text.text == ""
-    assert client.get("/readyz").json()["ocr"] == {"mode": "all", "read": 5, "skipped": 0, "failed": 0, "waiting": 0}
+    assert client.get("/api/status").json()["ocr"] == {"mode": "all", "read": 5, "skipped": 0, "failed": 0, "waiting": 0}
 
 
 def test_nothing_strong_is_said_when_no_words_match(reading):

@@ -17,7 +17,7 @@ SCREENSHOTS = os.environ.get("FINDIMAGE_SCREENSHOTS") and Path(os.environ["FINDI
 
 def wait_read(server: LiveServer, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
-    while (ocr := server.api.get("/readyz").json()["ocr"])["waiting"]:
+    while (ocr := server.api.get("/api/status").json()["ocr"])["waiting"]:
         assert time.monotonic() < deadline, f"OCR did not finish: {ocr}"
         time.sleep(0.2)
 
