@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from rapidocr import RapidOCR
-from rapidocr.ch_ppocr_rec.typings import TextRecOutput
 
 from core.config import OcrSettings
 
@@ -36,24 +34,32 @@ class Line:
     score: float
 
 
-class _Bounded(RapidOCR):
-    """RapidOCR whose recognition stops at a deadline (it has no time limit of its own)."""
+@cache
+def _engines() -> tuple[type, type]:
+    """RapidOCR, and RapidOCR whose recognition stops at a deadline (it has no time limit of
+    its own). Imported on first use: the import takes 0.8 s, which a process that never
+    reads (OCR off, an API process, a CLI command) need not pay."""
+    from rapidocr import RapidOCR
+    from rapidocr.ch_ppocr_rec.typings import TextRecOutput
 
-    deadline = float("inf")
+    class Bounded(RapidOCR):
+        deadline = float("inf")
 
-    def recognize_txt(self, img: list[np.ndarray]) -> TextRecOutput:
-        parts = []
-        for start in range(0, len(img), REC_CHUNK):
-            if time.monotonic() > self.deadline:
-                raise ReadTimedOut(f"stopped after {start} of {len(img)} lines")
-            parts.append(super().recognize_txt(img[start : start + REC_CHUNK]))
-        return TextRecOutput(
-            imgs=[i for p in parts for i in (p.imgs or [])],
-            txts=tuple(t for p in parts for t in p.txts),
-            scores=[s for p in parts for s in p.scores],
-            word_results=tuple(w for p in parts for w in p.word_results),
-            elapse=sum(p.elapse or 0 for p in parts),
-        )
+        def recognize_txt(self, img: list[np.ndarray]) -> TextRecOutput:
+            parts = []
+            for start in range(0, len(img), REC_CHUNK):
+                if time.monotonic() > self.deadline:
+                    raise ReadTimedOut(f"stopped after {start} of {len(img)} lines")
+                parts.append(super().recognize_txt(img[start : start + REC_CHUNK]))
+            return TextRecOutput(
+                imgs=[i for p in parts for i in (p.imgs or [])],
+                txts=tuple(t for p in parts for t in p.txts),
+                scores=[s for p in parts for s in p.scores],
+                word_results=tuple(w for p in parts for w in p.word_results),
+                elapse=sum(p.elapse or 0 for p in parts),
+            )
+
+    return RapidOCR, Bounded
 
 
 class Reader:
@@ -63,8 +69,9 @@ class Reader:
     def __init__(self, settings: OcrSettings):
         self.settings = settings
         quiet = {"Global.log_level": "error", "Global.use_cls": False}  # screenshots are upright
-        self._full = _Bounded(params={**quiet, "Global.text_score": settings.min_confidence})
-        self._gate = RapidOCR(params={**quiet, "Det.limit_side_len": settings.gate_side, "Det.limit_type": "max",
+        rapid_ocr, bounded = _engines()
+        self._full = bounded(params={**quiet, "Global.text_score": settings.min_confidence})
+        self._gate = rapid_ocr(params={**quiet, "Det.limit_side_len": settings.gate_side, "Det.limit_type": "max",
                                       "Det.box_thresh": 0.4})
         self._lock = threading.Lock()
 
