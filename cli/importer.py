@@ -76,7 +76,7 @@ def _wait_for_indexing(runtime: Runtime, ids: list[int], progress: Progress) -> 
         progress.update(task, completed=len(ids) - waiting)
         if waiting == 0:
             return
-        time.sleep(0.5)
+        time.sleep(0.2)  # the import ends about when the last image is indexed
 
 
 def _is_candidate(path: Path) -> bool:
