@@ -53,12 +53,21 @@ export function tile({ id, thumbnail_url, caption, liked = false }, ...details) 
   const description = caption || `Image ${id}`;
   const item = h("li", { class: "tile", "data-id": id },
     h("a", { href: `#/image/${id}`, class: "thumb" },
-      h("img", { src: thumbnail_url, alt: description, loading: "lazy", decoding: "async" })),
+      h("img", { src: thumbnail_url, alt: description, loading: "lazy", decoding: "async", onload: fitWhole })),
   );
   item.append(h("div", { class: "meta" },
     h("div", { class: "details" }, caption && h("span", { class: "caption" }, caption), ...details),
     h("div", { class: "actions" }, heart(id, liked, description), hideButton(id, description, item))));
   return item;
+}
+
+// A square tile crops a photo a little, but would cut a wide screenshot's lines (or a phone
+// screenshot's) in half: past 1.55:1 either way (16:10 and wider; 3:2 photos stay cropped),
+// the whole image is shown, letterboxed.
+const WHOLE_PAST = 1.55;
+function fitWhole({ target: img }) {
+  const wide = img.naturalWidth / img.naturalHeight;
+  img.classList.toggle("whole", wide > WHOLE_PAST || wide < 1 / WHOLE_PAST);
 }
 
 // "Not interested": the tile folds into a note with Undo; the feed will not show it again.

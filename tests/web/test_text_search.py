@@ -44,6 +44,7 @@ def test_a_screenshot_is_found_by_its_words_and_they_are_highlighted(browser, se
         first = results.first
         expect(first.locator("mark")).to_have_text(["revenue", "Thursday"])
         expect(first.locator(".strong")).to_be_visible()
+        expect(first.locator("img")).to_have_css("object-fit", "contain")  # 16:10: its lines are not cropped
         expect(page.get_by_role("status")).to_contain_text("1 strong match")
         path = shots(page, "search-text")
         if SCREENSHOTS:
@@ -53,4 +54,5 @@ def test_a_screenshot_is_found_by_its_words_and_they_are_highlighted(browser, se
         page.get_by_role("searchbox").fill("giraffe")
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text("No strong match for “giraffe”; the closest images are below.")
+        expect(page.locator(".tile", has_text="team offsite").locator("img")).to_have_css("object-fit", "cover")  # 4:3
         context.close()
