@@ -61,9 +61,9 @@ export function tile({ id, thumbnail_url, caption, liked = false }, ...details) 
   return item;
 }
 
-// A square tile crops a photo a little, but would cut a wide screenshot's lines (or a phone
-// screenshot's) in half: past 1.55:1 either way (16:10 and wider; 3:2 photos stay cropped),
-// the whole image is shown, letterboxed.
+// A square tile crops a photo a little, but would cut off the ends of a wide screenshot's
+// lines (or the top and bottom of a phone's): past 1.55:1 either way (16:10 and wider; 3:2
+// photos stay cropped) the whole image is shown, letterboxed.
 const WHOLE_PAST = 1.55;
 function fitWhole({ target: img }) {
   const wide = img.naturalWidth / img.naturalHeight;
