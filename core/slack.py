@@ -6,6 +6,7 @@ in ``slack.file_hosts``.
 """
 
 import json
+import threading
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +20,9 @@ from core.errors import InvalidImage, ServiceUnavailable
 
 CONVERSATION_TYPES = "public_channel,private_channel,mpim,im"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_ASKING = [threading.Lock() for _ in range(64)]
+"""One look-up of a member's conversations at a time per stripe: a member's commands arriving
+together ask Slack once (users.conversations allows about 50 calls a minute), not once each."""
 
 
 def web_client(settings: Settings, wait_out_limits: bool = True) -> WebClient:
@@ -113,16 +117,20 @@ def conversations_of(settings: Settings, cache: redis.Redis | None, team: str, u
     cached = _cached(cache, key)
     if cached is not None:
         return json.loads(cached)
-    conversations: dict[str, str] = {}
-    try:
-        for page in web_client(settings).users_conversations(
-            user=user, types=CONVERSATION_TYPES, exclude_archived=False, limit=1000
-        ):
-            conversations.update({c["id"]: str(c.get("name") or "").lower() for c in page["channels"]})
-    except SlackApiError as exc:
-        raise ServiceUnavailable(f"Slack did not say which channels you are in: {exc.response.get('error')}") from exc
-    if settings.slack.membership_ttl:
-        _cache(cache, key, json.dumps(conversations), max(1, int(settings.slack.membership_ttl)))
+    with _ASKING[hash(key) % len(_ASKING)]:
+        cached = _cached(cache, key)  # another thread may have asked meanwhile
+        if cached is not None:
+            return json.loads(cached)
+        conversations: dict[str, str] = {}
+        try:
+            for page in web_client(settings).users_conversations(
+                user=user, types=CONVERSATION_TYPES, exclude_archived=False, limit=1000
+            ):
+                conversations.update({c["id"]: str(c.get("name") or "").lower() for c in page["channels"]})
+        except SlackApiError as exc:
+            raise ServiceUnavailable(f"Slack did not say which channels you are in: {exc.response.get('error')}") from exc
+        if settings.slack.membership_ttl:
+            _cache(cache, key, json.dumps(conversations), max(1, int(settings.slack.membership_ttl)))
     return conversations
 
 

@@ -58,6 +58,8 @@ class FakeSlack:
     """method (or ``"file"``, for downloads) -> how many of its next calls answer 429."""
     per_minute: dict[str, int] = field(default_factory=dict)
     """method -> calls a minute it allows (Slack's tiers); more answer 429 with Retry-After."""
+    slow: dict[str, float] = field(default_factory=dict)
+    """method -> seconds its answers take (a Slack having a slow day)."""
     responses: list[dict] = field(default_factory=list)
     """Bodies posted to response URLs, in order."""
     envelopes: list[dict] = field(default_factory=list)
@@ -140,6 +142,7 @@ class FakeSlack:
         else:
             params.update(await request.post())
         self.calls.append(Call(method, dict(request.headers), params))
+        await asyncio.sleep(self.slow.get(method, 0))
         if self.rate_limited.get(method, 0) > 0:
             self.rate_limited[method] -= 1
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "1"})

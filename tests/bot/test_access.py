@@ -82,8 +82,11 @@ def test_private_channel_images_reach_only_its_members(bot, slack, bot_runtime):
 
 
 def test_membership_is_asked_of_slack_once_per_cache_period(bot, slack, bot_runtime):
+    """Also when a member's commands come together: the later ones wait for the first's
+    answer instead of asking Slack again (its limit is about 50 calls a minute)."""
     place_images(bot_runtime)
     slack.channels = {"U1": ["C1", "GPRIV"]}
+    slack.slow["users.conversations"] = 0.5  # the three searches overlap while Slack answers
     for _ in range(3):
         slash(bot, slack, CAPTION, user="U1")
     slack.wait_for_responses(3)
