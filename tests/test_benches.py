@@ -24,7 +24,7 @@ LAST_WORDS = {
 }
 """What the end of each bench's output says once it has measured everything."""
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("benches")]  # one worker: one export for them all
+pytestmark = pytest.mark.slow
 
 
 def test_every_bench_is_listed():
@@ -33,7 +33,7 @@ def test_every_bench_is_listed():
 
 @pytest.mark.parametrize("name", BENCHES)
 def test_the_bench_runs_at_smoke_size(name, tmp_path_factory):
-    work = tmp_path_factory.getbasetemp() / "bench-work"  # one tiny-model export for every bench
+    work = tmp_path_factory.getbasetemp() / "bench-work"  # one tiny-model export for the benches of a test process
     command = [sys.executable, str(BENCH / f"{name}.py"), "--smoke"]
     if name in TAKES_A_WORK_DIR:
         command += ["--work-dir", str(work)]
