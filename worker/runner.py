@@ -41,6 +41,12 @@ class _ThreadWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         pass
 
+    def clean_registries(self) -> None:
+        """RQ's maintenance, the started registries first under a timer (``started_jobs``)."""
+        for queue in self.queues:
+            started_jobs(queue).cleanup(exception_handlers=self._exc_handlers)
+        super().clean_registries()
+
     def stop_after_current_job(self) -> None:
         """What RQ's warm shutdown sets, without its signal handling: the work loop ends
         before it takes another job."""
@@ -140,15 +146,20 @@ def retry_abandoned(runtime: Runtime) -> int:
     that knows no other worker is running: a live one's job would be run twice."""
     abandoned = 0
     for queue in worker_queues(runtime):
-        # The failure callbacks run under a timer: RQ's default (SIGALRM) works only in the
-        # main thread, and the embedded worker's is not; each callback would raise instead.
-        registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)
+        registry = started_jobs(queue)
         count = len(registry.get_job_ids(cleanup=False))
         if count:
             log.warning("Retrying %d job(s) of %s left unfinished by a previous run", count, queue.name)
             registry.cleanup(timestamp=float("inf"))
         abandoned += count
     return abandoned
+
+
+def started_jobs(queue) -> StartedJobRegistry:
+    """The queue's started jobs, whose cleanup runs an abandoned job's failure callback under
+    a timer: RQ's default (SIGALRM) works only in the main thread, which the embedded worker's
+    is not, so the callback would raise (the attempt uncounted, a last try left ``queued``)."""
+    return StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)
 
 
 def catch_up_ocr(runtime: Runtime) -> None:

@@ -143,6 +143,15 @@ def test_a_worker_reads_text_only_once_ingest_has_been_quiet(runtime, kind):
     assert min(job.started_at for job in texts) >= last_image + timedelta(seconds=0.5)
 
 
+def abandon_a_job(runtime):
+    """What a worker killed mid-job leaves: the next job, started, in the started registry."""
+    dead = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    job, _ = dead.dequeue_job_and_maintain_ttl(timeout=1)
+    dead.prepare_execution(job)  # what RQ records as a job starts; then the process is gone
+    dead.prepare_job_execution(job, remove_from_intermediate_queue=True)
+    return job
+
+
 def test_a_job_abandoned_on_its_last_try_fails_its_image_when_the_embedded_worker_starts(runtime):
     """A `findimage serve` killed in the middle of an image's last try: when it starts
     again, its worker (a thread, where RQ's SIGALRM timeout cannot be set) hands the job
@@ -152,10 +161,7 @@ def test_a_job_abandoned_on_its_last_try_fails_its_image_when_the_embedded_worke
 
     runtime.settings.worker.max_retries = 0  # every try is the last
     (image_id,) = submit(runtime, 70)
-    dead = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
-    job, _ = dead.dequeue_job_and_maintain_ttl(timeout=1)
-    dead.prepare_execution(job)  # what RQ records as a job starts; then the process is gone
-    dead.prepare_job_execution(job, remove_from_intermediate_queue=True)
+    job = abandon_a_job(runtime)
 
     embedded = EmbeddedWorker(runtime).start()
     try:
@@ -163,4 +169,31 @@ def test_a_job_abandoned_on_its_last_try_fails_its_image_when_the_embedded_worke
     finally:
         embedded.stop()
     assert image.attempts == 1 and image.error.startswith("AbandonedJobError")
+    assert FailedJobRegistry(queue=ingest_queue(runtime)).get_job_ids() == [job.id]
+
+
+def test_the_embedded_workers_maintenance_fails_a_job_whose_worker_went_quiet(runtime):
+    """RQ's maintenance, in the embedded worker's thread, finds a job whose heartbeat lapsed:
+    its failure callback runs there too (under a timer: SIGALRM is the main thread's)."""
+    import threading
+
+    from rq.registry import StartedJobRegistry
+
+    from worker.runner import _ThreadWorker
+
+    runtime.settings.worker.max_retries = 0
+    (image_id,) = submit(runtime, 71)
+    job = abandon_a_job(runtime)
+    started = StartedJobRegistry(queue=ingest_queue(runtime))
+    runtime.redis.zadd(started.key, dict.fromkeys(runtime.redis.zrange(started.key, 0, -1), 1))  # heartbeat lapsed long ago
+    def maintain():  # as the embedded worker's thread does, between its bursts
+        with using_runtime(runtime):
+            _ThreadWorker([ingest_queue(runtime)], connection=runtime.redis).clean_registries()
+
+    maintenance = threading.Thread(target=maintain)
+    maintenance.start()
+    maintenance.join(30)
+    with runtime.session() as session:
+        image = session.get(Image, image_id)
+    assert image.status == ImageStatus.failed and image.error.startswith("AbandonedJobError")
     assert FailedJobRegistry(queue=ingest_queue(runtime)).get_job_ids() == [job.id]
