@@ -186,6 +186,7 @@ def test_the_embedded_workers_maintenance_fails_a_job_whose_worker_went_quiet(ru
     job = abandon_a_job(runtime)
     started = StartedJobRegistry(queue=ingest_queue(runtime))
     runtime.redis.zadd(started.key, dict.fromkeys(runtime.redis.zrange(started.key, 0, -1), 1))  # heartbeat lapsed long ago
+
     def maintain():  # as the embedded worker's thread does, between its bursts
         with using_runtime(runtime):
             _ThreadWorker([ingest_queue(runtime)], connection=runtime.redis).clean_registries()
