@@ -130,7 +130,8 @@ def postgres_url() -> str | None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url or not worker:
         return url
-    own = make_url(url).set(database=f"{make_url(url).database}_{worker}")
+    given = make_url(url)
+    own = given.set(database=f"{given.database}_{worker}")
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:

@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from api.deps import CallerDep, RuntimeDep, SessionDep
 from core.errors import ServiceUnavailable
+from core.runtime import OpenSpace
 from core.texts import progress
 from services.backfill import backfills, described
 
@@ -29,8 +30,7 @@ def readyz(runtime: RuntimeDep) -> dict:
         raise ServiceUnavailable(f"The queue is unavailable: {exc}") from exc
     with runtime.session() as session:
         session.exec(text("SELECT 1"))
-    space = runtime.space
-    return {"status": "ready", "images_indexed": space.vectors.count(), "model": space.model, "vector_space": space.id}
+    return {"status": "ready", **_searched(runtime.space)}
 
 
 @router.get("/api/status")
@@ -38,12 +38,15 @@ def status(caller: CallerDep, runtime: RuntimeDep, session: SessionDep) -> dict:
     """What ``/readyz`` says, with how a reindex is getting on, how far OCR is (images
     read, skipped, failed and waiting) and each Slack conversation's backfill ("412 of
     ~1,900 images (indexing)")."""
-    space, building = runtime.space, runtime.building
+    building = runtime.building
     return {
-        "images_indexed": space.vectors.count(),
-        "model": space.model,
-        "vector_space": space.id,
+        **_searched(runtime.space),
         "reindexing_into": building and {"vector_space": building.id, "model": building.model, "images": building.vectors.count()},
         "ocr": {"mode": runtime.settings.ocr.mode, **progress(session)},
         "slack_history": {f"{row.team}/{row.channel}": described(row) for row in backfills(session)},
     }
+
+
+def _searched(space: OpenSpace) -> dict:
+    """The vector space search uses: its images, model and id."""
+    return {"images_indexed": space.vectors.count(), "model": space.model, "vector_space": space.id}
