@@ -41,6 +41,11 @@ class Recorder:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
+    def wait_for_earlier(self, timeout: float = 30.0) -> None:
+        """Wait until every write asked for before this call is done (they run in order):
+        forgetting a history must not be followed by a search made just before it."""
+        self._pool.submit(lambda: None).result(timeout)
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 

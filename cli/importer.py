@@ -52,6 +52,8 @@ def import_images(runtime: Runtime, folder: Path, uploader: str | None, console:
                         image, created = result
                         (report.added if created else report.duplicates).append(image.id)
                 progress.advance(task, len(chunk))
+                if worker is not None:
+                    worker.wake()
             if worker is not None and report.added:
                 _wait_for_indexing(runtime, report.added, progress)
     finally:

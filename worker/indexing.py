@@ -2,13 +2,17 @@
 
 Decoding runs in a small thread pool, one batch ahead of the model: Pillow and ONNX
 Runtime both release the GIL, so while the model embeds one batch the next is being
-decoded, and both cores stay busy. Per batch and vector space, one model call embeds the
+decoded, and both cores stay busy. The first batch is a quarter of the size, so the model
+starts after a few decodes instead of a batch's worth (a job's start is otherwise time the
+model waits). Per batch and vector space, one model call embeds the
 images, one more their captions, and one upsert writes both named vectors with the
 payload search filters on. The same pipeline re-embeds indexed images for a reindex.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,19 +51,19 @@ class _Prepared:
     thumbnail: bytes
 
 
-def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = None) -> BatchResult:
+def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = None,
+                 more: Callable[[], list[int]] | None = None) -> BatchResult:
     """Index those of ``image_ids`` still ``queued`` (the first ``limit`` of them, in the
     order given), in batches of the configured size; idempotent, so safe to run twice.
+    ``more``, when given, is asked for further ids each time those given run out (the
+    queue's head, which grows while an import or a backfill goes on), up to ``limit``.
     Their vectors go to the active space and, during a reindex, to the one being built.
 
     Errors of the store, the model or the database propagate (the job is retried; batches
     already written stay indexed); an image whose bytes cannot be decoded is reported, not
     raised, so one bad file never holds back the others.
     """
-    with runtime.session() as session:
-        queued = {image.id: image for image in images_with_status(session, image_ids, ImageStatus.queued)}
-    images = [queued[i] for i in dict.fromkeys(image_ids) if i in queued][:limit]
-    return _index(runtime, images, runtime.live_spaces(), new=True)
+    return _index(runtime, _queued_batches(runtime, image_ids, limit, more), runtime.live_spaces(), new=True)
 
 
 def reembed_images(runtime: Runtime, space: OpenSpace, image_ids: list[int]) -> BatchResult:
@@ -67,7 +71,8 @@ def reembed_images(runtime: Runtime, space: OpenSpace, image_ids: list[int]) -> 
     reindex): the same pipeline, without touching thumbnails or statuses."""
     with runtime.session() as session:
         images = sorted(images_with_status(session, image_ids, ImageStatus.indexed), key=lambda i: i.id)
-    return _index(runtime, images, [space], new=False)
+    size = runtime.settings.worker.batch_size
+    return _index(runtime, _batches(images, _sizes(size)), [space], new=False)
 
 
 def payload_of(image: Image, words: Words, shares=()) -> dict:
@@ -83,26 +88,67 @@ def payload_of(image: Image, words: Words, shares=()) -> dict:
     }
 
 
-def _index(runtime: Runtime, images: list[Image], spaces: list[OpenSpace], new: bool) -> BatchResult:
-    size = runtime.settings.worker.batch_size
-    batches = [images[i : i + size] for i in range(0, len(images), size)]
+def _sizes(size: int) -> Iterator[int]:
+    """Batch sizes: a quarter batch first (the pipeline fills sooner), then full ones."""
+    yield max(1, size // 4)
+    while True:
+        yield size
+
+
+def _batches(images: list[Image], sizes: Iterator[int]) -> Iterator[list[Image]]:
+    start = 0
+    while start < len(images):
+        end = start + next(sizes)
+        yield images[start:end]
+        start = end
+
+
+def _queued_batches(runtime: Runtime, image_ids: list[int], limit: int | None,
+                    more: Callable[[], list[int]] | None) -> Iterator[list[Image]]:
+    """Batches of the images among ``image_ids`` (then ``more()``'s) that are still queued,
+    each looked up when the pipeline asks for it; an empty one when none is there yet (the
+    pipeline may ask again), until ``limit`` images are taken."""
+    left = len(image_ids) if limit is None else limit
+    waiting, seen = deque(dict.fromkeys(image_ids)), set()
+    for size in _sizes(runtime.settings.worker.batch_size):
+        if left <= 0:
+            return
+        batch: list[Image] = []
+        wanted = min(size, left)
+        while len(batch) < wanted:
+            if not waiting and more is not None:
+                waiting.extend(i for i in dict.fromkeys(more()) if i not in seen)
+            if not waiting:
+                break
+            ids = [waiting.popleft() for _ in range(min(len(waiting), wanted - len(batch)))]
+            seen.update(ids)
+            with runtime.session() as session:
+                queued = {image.id: image for image in images_with_status(session, ids, ImageStatus.queued)}
+            batch += [queued[i] for i in ids if i in queued]
+        left -= len(batch)
+        yield batch
+
+
+def _index(runtime: Runtime, batches: Iterable[list[Image]], spaces: list[OpenSpace], new: bool) -> BatchResult:
     result = BatchResult()
+    batches = iter(batches)
     with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="findimage-decode") as pool:
 
-        def submit(batch: list[Image]) -> list:
-            return [pool.submit(_prepare, runtime, image, spaces) for image in batch]
+        def submit_next() -> list[tuple[Image, Future]]:
+            return [(image, pool.submit(_prepare, runtime, image, spaces)) for image in next(batches, ())]
 
-        ahead = submit(batches[0]) if batches else []
-        for number, batch in enumerate(batches):
-            current, ahead = ahead, submit(batches[number + 1]) if number + 1 < len(batches) else []
+        ahead = submit_next()
+        while ahead:
+            current, ahead = ahead, submit_next()  # the next batch decodes meanwhile
             prepared = []
-            for image, future in zip(batch, current):
+            for image, future in current:
                 try:
                     prepared.append(future.result())
                 except (InvalidImage, FileNotFoundError) as exc:
                     result.unreadable[image.id] = f"{type(exc).__name__}: {exc}"
             _write(runtime, prepared, spaces, new)
             result.indexed += [p.image.id for p in prepared]
+            ahead = ahead or submit_next()  # images may have been queued while this batch was embedded
     return result
 
 

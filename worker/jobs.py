@@ -17,8 +17,10 @@ def index_image(image_id: int) -> str:
     """Index one image, and with it whatever else is queued, up to ``batches_per_job``
     batches (so decoding one batch overlaps embedding the previous one).
 
-    The jobs of the images taken along are removed from the queue once their batch is
-    indexed; should that removal not happen (a crash), they run later, find their image
+    The job looks at the queue again whenever it has taken what it saw, so an import that
+    queues as it goes is indexed by few jobs (each one's start is time the model waits).
+    The jobs of the images taken along are removed from the queue once the job has indexed
+    them; should that removal not happen (a crash), they run later, find their image
     indexed and finish at once. A failed batch only retries the job that ran it, while
     the others keep their own jobs.
     """
@@ -29,8 +31,9 @@ def index_image(image_id: int) -> str:
             return image.status.value if image else "deleted"
     queue = ingest_queue(runtime)
     limit = runtime.settings.worker.batch_size * runtime.settings.worker.batches_per_job
-    window = queued_image_ids(queue, 2 * limit)  # some may be done already: look further
-    result = index_images(runtime, [image_id, *(i for i in window if i != image_id)], limit=limit)
+    # The queue's head, looked at again whenever the job has taken what it saw (an import
+    # queues as it goes); twice the limit, as the jobs of those taken stay there till the end.
+    result = index_images(runtime, [image_id], limit=limit, more=lambda: queued_image_ids(queue, 2 * limit))
     drop_jobs(queue, [i for i in result.indexed if i != image_id])
     if image_id in result.unreadable:
         # Bytes that do not decode now never will: fail at once, without retries.

@@ -20,6 +20,7 @@ import time
 import redis
 from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from core.errors import ServiceUnavailable
@@ -61,6 +62,7 @@ class EmbeddedWorker:
         self.runtime = runtime
         self.poll_interval = poll_interval
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._worker: _ThreadWorker | None = None
         self._thread = threading.Thread(target=self._run, name="findimage-worker", daemon=True)
 
@@ -68,10 +70,15 @@ class EmbeddedWorker:
         self._thread.start()
         return self
 
+    def wake(self) -> None:
+        """Look at the queues now rather than at the next poll (work was just queued)."""
+        self._wake.set()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop once the job under way is done (a burst may hold many more: uploads keep
         coming, a reindex queues step after step)."""
         self._stop.set()
+        self._wake.set()
         if self._worker is not None:
             self._worker.stop_after_current_job()
         self._thread.join(timeout)
@@ -83,6 +90,7 @@ class EmbeddedWorker:
         clip_only, everything = (_ThreadWorker(q, connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
                                  for q in (queues[:1], queues))
         self._worker = clip_only
+        retries = RQScheduler(queues, connection=self.runtime.redis, logging_level="WARNING")
         idle_since, index_pending, last_burst, last_clip = time.monotonic(), False, 0.0, 0.0
         with using_runtime(self.runtime):
             try:
@@ -101,7 +109,8 @@ class EmbeddedWorker:
                     if clip_waits or (any(waiting) and others_may) or time.monotonic() - last_burst >= MAINTENANCE_INTERVAL:
                         self._worker = everything if others_may and not clip_waits else clip_only
                         last_burst = time.monotonic()
-                        worked = self._worker.work(burst=True, with_scheduler=True, logging_level="WARNING")
+                        enqueue_due_retries(retries)
+                        worked = self._worker.work(burst=True, logging_level="WARNING")
                         if worked and self._worker is clip_only:
                             last_clip = time.monotonic()
                 except redis.RedisError:
@@ -115,7 +124,8 @@ class EmbeddedWorker:
                         idle_since = time.monotonic()  # try again after another idle spell
                     else:
                         index_pending = False
-                self._stop.wait(self.poll_interval)
+                self._wake.wait(self.poll_interval)
+                self._wake.clear()
 
     def _waiting(self, queues) -> list[bool]:
         """Per queue, whether a burst would find something: a queued job, or a retry that is due."""
@@ -153,6 +163,17 @@ def retry_abandoned(runtime: Runtime) -> int:
             registry.cleanup(timestamp=float("inf"))
         abandoned += count
     return abandoned
+
+
+def enqueue_due_retries(scheduler: RQScheduler) -> None:
+    """Put the retries whose time has come back on their queues, in this thread. (RQ's
+    ``with_scheduler`` forks a scheduler process at a burst's maintenance, every minute, and
+    its burst then ends by waiting about a second for that process to stop.)"""
+    if scheduler.acquire_locks():
+        try:
+            scheduler.enqueue_scheduled_jobs()
+        finally:
+            scheduler.release_locks()
 
 
 def started_jobs(queue) -> StartedJobRegistry:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, RecorderDep, SessionDep
 from core.history import history
 from core.models import UtcDatetime, thumbnail_url
 from services.signals import forget
@@ -39,8 +39,9 @@ def my_history(
 
 
 @router.delete("/history", status_code=204)
-def forget_my_history(caller: CallerDep, session: SessionDep) -> Response:
+def forget_my_history(caller: CallerDep, session: SessionDep, recorder: RecorderDep) -> Response:
     """Forget your searches, clicks and likes, what your feed showed you, and the taste
     learned from them. Your feed starts over."""
+    recorder.wait_for_earlier()  # the searches just made are in the history before it goes
     forget(session, caller.id)
     return Response(status_code=204)

@@ -28,3 +28,14 @@ def test_writes_wait_for_room_and_none_is_lost_or_reordered():
     assert len(written) == 200 and max(most_pending) <= 2
     for producer in range(8):
         assert [i for p, i in written if p == producer] == list(range(25))
+
+
+def test_forgetting_waits_for_the_writes_asked_before_it():
+    """DELETE /api/me/history waits so: a search made just before would come back after it."""
+    recorder = Recorder()
+    database_free, written = threading.Event(), []
+    recorder.record(lambda: database_free.wait(30) and written.append("the search just made"))
+    threading.Timer(0.2, database_free.set).start()  # the write is slow (a busy database)
+    recorder.wait_for_earlier()
+    assert written == ["the search just made"]
+    recorder.close()

@@ -39,7 +39,7 @@ def test_one_job_indexes_what_is_queued_in_one_batch(runtime):
     assert len(ingest_queue(runtime)) == 0  # the batched images' own jobs are gone
 
 
-def test_a_job_takes_several_batches_and_no_model_call_exceeds_the_batch_size(runtime, monkeypatch):
+def test_a_job_takes_several_batches_the_first_a_quarter_and_none_beyond_the_batch_size(runtime, monkeypatch):
     worker = runtime.settings.worker
     worker.batches_per_job = 2
     calls = []
@@ -48,9 +48,27 @@ def test_a_job_takes_several_batches_and_no_model_call_exceeds_the_batch_size(ru
     ids = submit(runtime, *range(20, 20 + 2 * worker.batch_size + 3))
     run_jobs(runtime, max_jobs=1)
     assert statuses(runtime, ids).count(ImageStatus.indexed) == 2 * worker.batch_size
-    assert calls == [worker.batch_size, worker.batch_size]
+    quarter = worker.batch_size // 4  # so the model starts after a few decodes
+    assert calls == [quarter, worker.batch_size, worker.batch_size - quarter]
     run_jobs(runtime)
     assert statuses(runtime, ids) == [ImageStatus.indexed] * len(ids)
+
+
+def test_a_job_takes_along_images_queued_while_it_runs(runtime, monkeypatch):
+    """An import queues as it goes: the job that started on its first files takes the later ones too."""
+    first = submit(runtime, 50, 51)
+    later = []
+    embed_pixels = runtime.embedder.embed_pixels
+
+    def embed_while_more_arrive(pixels):
+        if not later:
+            later.extend(submit(runtime, *range(52, 52 + runtime.settings.worker.batch_size)))
+        return embed_pixels(pixels)
+
+    monkeypatch.setattr(runtime.embedder, "embed_pixels", embed_while_more_arrive)
+    run_jobs(runtime, max_jobs=1)
+    assert statuses(runtime, first + later) == [ImageStatus.indexed] * len(first + later)
+    assert ingest_queue(runtime).count == 0
 
 
 def test_running_a_job_twice_changes_nothing(runtime):
