@@ -42,6 +42,14 @@ class _ThreadWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         pass
 
+    def subscribe(self) -> None:
+        """No pub/sub channel for RQ's worker commands (``rq`` shutdown, kill-horse): this
+        worker stops with its process. Each burst's end would also wait a second for the
+        channel's thread (RQ joins it with a one-second timeout)."""
+
+    def unsubscribe(self) -> None:
+        pass
+
     def clean_registries(self) -> None:
         """RQ's maintenance, the started registries first under a timer (``started_jobs``)."""
         for queue in self.queues:
