@@ -52,18 +52,20 @@ class _Prepared:
 
 
 def index_images(runtime: Runtime, image_ids: list[int], limit: int | None = None,
-                 more: Callable[[], list[int]] | None = None) -> BatchResult:
+                 more: Callable[[], list[int]] | None = None,
+                 on_batch: Callable[[list[int]], None] | None = None) -> BatchResult:
     """Index those of ``image_ids`` still ``queued`` (the first ``limit`` of them, in the
     order given), in batches of the configured size; idempotent, so safe to run twice.
     ``more``, when given, is asked for further ids each time those given run out (the
-    queue's head, which grows while an import or a backfill goes on), up to ``limit``.
-    Their vectors go to the active space and, during a reindex, to the one being built.
+    queue's head, which grows while an import or a backfill goes on), up to ``limit``;
+    ``on_batch`` is told the ids of each batch once it is indexed. Their vectors go to the active space and, during a reindex, to the one being built.
 
     Errors of the store, the model or the database propagate (the job is retried; batches
     already written stay indexed); an image whose bytes cannot be decoded is reported, not
     raised, so one bad file never holds back the others.
     """
-    return _index(runtime, _queued_batches(runtime, image_ids, limit, more), runtime.live_spaces(), new=True)
+    return _index(runtime, _queued_batches(runtime, image_ids, limit, more), runtime.live_spaces(), new=True,
+                  on_batch=on_batch)
 
 
 def reembed_images(runtime: Runtime, space: OpenSpace, image_ids: list[int]) -> BatchResult:
@@ -129,7 +131,8 @@ def _queued_batches(runtime: Runtime, image_ids: list[int], limit: int | None,
         yield batch
 
 
-def _index(runtime: Runtime, batches: Iterable[list[Image]], spaces: list[OpenSpace], new: bool) -> BatchResult:
+def _index(runtime: Runtime, batches: Iterable[list[Image]], spaces: list[OpenSpace], new: bool,
+           on_batch: Callable[[list[int]], None] | None = None) -> BatchResult:
     result = BatchResult()
     batches = iter(batches)
     with ThreadPoolExecutor(DECODE_THREADS, thread_name_prefix="findimage-decode") as pool:
@@ -148,6 +151,8 @@ def _index(runtime: Runtime, batches: Iterable[list[Image]], spaces: list[OpenSp
                     result.unreadable[image.id] = f"{type(exc).__name__}: {exc}"
             _write(runtime, prepared, spaces, new)
             result.indexed += [p.image.id for p in prepared]
+            if on_batch is not None:
+                on_batch([p.image.id for p in prepared])
             ahead = ahead or submit_next()  # images may have been queued while this batch was embedded
     return result
 

@@ -19,10 +19,10 @@ def index_image(image_id: int) -> str:
 
     The job looks at the queue again whenever it has taken what it saw, so an import that
     queues as it goes is indexed by few jobs (each one's start is time the model waits).
-    The jobs of the images taken along are removed from the queue once the job has indexed
-    them; should that removal not happen (a crash), they run later, find their image
-    indexed and finish at once. A failed batch only retries the job that ran it, while
-    the others keep their own jobs.
+    The jobs of the images taken along leave the queue as soon as their batch is indexed
+    (so the queue's length says what is left); should that removal not happen (a crash),
+    they run later, find their image indexed and finish at once. A failed batch only
+    retries the job that ran it, while the others keep their own jobs.
     """
     runtime = current_runtime()
     with runtime.session() as session:
@@ -32,9 +32,9 @@ def index_image(image_id: int) -> str:
     queue = ingest_queue(runtime)
     limit = runtime.settings.worker.batch_size * runtime.settings.worker.batches_per_job
     # The queue's head, looked at again whenever the job has taken what it saw (an import
-    # queues as it goes); twice the limit, as the jobs of those taken stay there till the end.
-    result = index_images(runtime, [image_id], limit=limit, more=lambda: queued_image_ids(queue, 2 * limit))
-    drop_jobs(queue, [i for i in result.indexed if i != image_id])
+    # queues as it goes); twice the limit, as the jobs of the batches under way are still there.
+    result = index_images(runtime, [image_id], limit=limit, more=lambda: queued_image_ids(queue, 2 * limit),
+                          on_batch=lambda ids: drop_jobs(queue, [i for i in ids if i != image_id]))
     if image_id in result.unreadable:
         # Bytes that do not decode now never will: fail at once, without retries.
         with runtime.session() as session:

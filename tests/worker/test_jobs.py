@@ -54,6 +54,21 @@ def test_a_job_takes_several_batches_the_first_a_quarter_and_none_beyond_the_bat
     assert statuses(runtime, ids) == [ImageStatus.indexed] * len(ids)
 
 
+def test_the_jobs_of_a_batch_leave_the_queue_once_it_is_indexed(runtime, monkeypatch):
+    """The queue's length says what is left while a long job runs."""
+    worker = runtime.settings.worker
+    ids = submit(runtime, *range(60, 60 + worker.batch_size // 4 + 3))  # a quarter batch, then 3 more
+    waiting = []
+    embed_pixels = runtime.embedder.embed_pixels
+    monkeypatch.setattr(runtime.embedder, "embed_pixels",
+                        lambda pixels: waiting.append(ingest_queue(runtime).count) or embed_pixels(pixels))
+    run_jobs(runtime, max_jobs=1)
+    assert statuses(runtime, ids) == [ImageStatus.indexed] * len(ids)
+    # Embedding the first batch, the jobs of the rest wait (the first job is the one running);
+    # embedding the second, only its own 3 are left.
+    assert waiting == [len(ids) - 1, 3]
+
+
 def test_a_job_takes_along_images_queued_while_it_runs(runtime, monkeypatch):
     """An import queues as it goes: the job that started on its first files takes the later ones too."""
     first = submit(runtime, 50, 51)
