@@ -38,6 +38,9 @@ from core.config import ClipSettings, LimitSettings
 from core.decoding import THUMBNAIL_SIZE, decode_for_index, make_thumbnail
 
 BATCHES = (1, 8, 32)
+PHOTOS = {(1280, 960): 8, (4000, 3000): 8}
+"""Photo sizes the decoding is timed at, and how many photos of each (median)."""
+SMOKE_PHOTOS = {(1280, 960): 2}
 QUERIES = [
     f"a photo of {thing} in the {place}"
     for thing in ("a dog", "two cats", "the team", "a whiteboard")
@@ -112,15 +115,15 @@ def cold_start(kind: str, clip: ClipSettings, models_dir: Path, data_dir: Path) 
     return elapsed, int(rss_kb) / 1024, torch_loaded == "True"
 
 
-def decoding(reference: TorchEmbedder) -> list[str]:
+def decoding(reference: TorchEmbedder, photos: dict) -> list[str]:
     """Full-size decode + open_clip's exact preprocessing, against the worker's path
     (reduced-size decode, box pre-shrink), whose thumbnail is timed apart."""
     exact = Preprocess.from_dict({**reference.preprocess.to_dict(), "reducing_gap": None})
     lines = []
-    for size in ((1280, 960), (4000, 3000)):
+    for size, count in photos.items():
         timings = {"full": [], "worker": [], "thumbnail": []}
         full, fast = [], []
-        for data in synthetic_jpegs(8, size=size, seed=1):
+        for data in synthetic_jpegs(count, size=size, seed=1):
             started = time.perf_counter()
             full.append(exact(Image.open(io.BytesIO(data)).convert("RGB")))
             timings["full"].append(time.perf_counter() - started)
@@ -142,7 +145,7 @@ def decoding(reference: TorchEmbedder) -> list[str]:
     return lines
 
 
-def libvips_against_pillow(reference: TorchEmbedder) -> list[str]:
+def libvips_against_pillow(reference: TorchEmbedder, photos: dict) -> list[str]:
     """Decode with shrink-on-load + a 384 px JPEG thumbnail + the model's 224 px input, with
     libvips (pyvips, what immich's thumbnails use) against Pillow with draft, per photo."""
     try:
@@ -151,9 +154,9 @@ def libvips_against_pillow(reference: TorchEmbedder) -> list[str]:
         return [f"libvips: not measured (pip install pyvips pyvips-binary): {exc}"]
     side = reference.image_size
     lines = []
-    for size in ((1280, 960), (4000, 3000)):
+    for size, count in photos.items():
         timings = {"pillow": [], "libvips": []}
-        for data in synthetic_jpegs(8, size=size, seed=2):
+        for data in synthetic_jpegs(count, size=size, seed=2):
             started = time.perf_counter()
             decoded = decode_for_index(data, side, LimitSettings())
             reference.preprocess(decoded.pixels)
@@ -222,19 +225,21 @@ def main() -> None:
 
     print("\ncold start: process start -> first text embedding")
     data_dir = args.work_dir / "cold-start-data"
-    for kind, label, clip in (
+    starts = [
         ("onnx", "query path, onnx int8", settings["int8"]),
         ("torch", "query path, torch", settings["fp32"]),
         ("api", "API process (default)", ClipSettings(model=model, threads=args.threads)),
-    ):
+    ]
+    for kind, label, clip in starts[::2] if args.smoke else starts:  # (a smoke run skips torch's: 9 s)
         seconds, rss, torch_loaded = cold_start(kind, clip, exports, data_dir)
         print(f"  {label:24} {seconds:5.2f} s   peak RSS {rss:6.0f} MB   torch imported: {torch_loaded}", flush=True)
 
-    print("\nimage decoding for the model (median of 8 photos)")
-    for line in decoding(reference):
+    photos = SMOKE_PHOTOS if args.smoke else PHOTOS
+    print(f"\nimage decoding for the model (median of {max(photos.values())} photos)")
+    for line in decoding(reference, photos):
         print("  " + line)
-    print("\nPillow against libvips: decode, thumbnail and model input (median of 8 photos)")
-    for line in libvips_against_pillow(reference):
+    print(f"\nPillow against libvips: decode, thumbnail and model input (median of {max(photos.values())} photos)")
+    for line in libvips_against_pillow(reference, photos):
         print("  " + line)
 
 
