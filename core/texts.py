@@ -23,7 +23,7 @@ def unread_ids(session: Session, after: int, limit: int) -> list[int]:
         .where(Image.status == ImageStatus.indexed, ImageText.image_id.is_(None), Image.id > after)
         .order_by(Image.id)
         .limit(limit)
-    ).scalars())
+    ).scalars().all())
 
 
 def progress(session: Session) -> dict[str, int]:
