@@ -48,8 +48,9 @@ def test_private_channel_images_reach_only_its_members(bot, slack, bot_runtime):
 
     # /findimage
     slash(bot, slack, CAPTION, user="U1")
+    member = slack.wait_for_responses(1)[0]  # (sent together, the two may be answered in either order)
     slash(bot, slack, CAPTION, user="U2")
-    member, outsider = slack.wait_for_responses(2)
+    outsider = slack.wait_for_responses(2)[1]
     assert sorted(shown_images(member)) == [PRIVATE, PUBLIC, WEB]
     assert sorted(shown_images(outsider)) == [PUBLIC, WEB]
 
