@@ -260,7 +260,7 @@ class Impression(SQLModel, table=True):
     __table_args__ = (Index("ix_impression_user_shown_at", "user_id", "shown_at", "image_id"),)  # their latest, in order
     user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", primary_key=True)
     image_id: int = Field(foreign_key="image.id", ondelete="CASCADE", primary_key=True)
-    shown_at: datetime = Field(default_factory=utcnow, index=True)
+    shown_at: datetime = Field(default_factory=utcnow)
 
 
 class NotInterested(SQLModel, table=True):
