@@ -202,7 +202,7 @@ def main() -> None:
     pixels = reference.preprocess.batch(probe_images(reference.image_size) * 4)
     expected_images, expected_texts = reference.embed_pixels(pixels), reference.embed_texts(QUERIES)
 
-    print(f"\n{'findimage-tiny-test' if args.smoke else args.model}, {args.threads or 'all'} threads; images/s by batch size, one text query (median)\n")
+    print(f"\n{model if args.smoke else args.model}, {args.threads or 'all'} threads; images/s by batch size, one text query (median)\n")
     print(
         f"{'backend':22} "
         + " ".join(f"{'b=' + str(b):>7}" for b in BATCHES)

@@ -38,9 +38,13 @@ def models_dir(args) -> Path:
 
 
 def model_for(args) -> str:
-    """The model a bench runs: a random-weight ``args.model``, or the tiny one at smoke size."""
+    """The model a bench runs: ``args.model`` itself when it is a saved one (``local-dir:``,
+    at any size: trained weights you have, or the test session's tiny model), else a
+    random-weight ``args.model``, or the tiny one at smoke size."""
     from core.config import TINY_TEST_MODEL
 
+    if args.model.startswith("local-dir:"):
+        return args.model
     return TINY_TEST_MODEL if args.smoke else random_model(args.model, args.work_dir)
 
 

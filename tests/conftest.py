@@ -83,7 +83,9 @@ def other_model(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("models")
+    """The session's ONNX exports, which are also the benches' (the ``exports`` of their work
+    dir, ``tests/test_benches.py``): a test process exports the tiny model once."""
+    return tmp_path_factory.getbasetemp() / "bench-work" / "exports"
 
 
 @pytest.fixture(scope="session")

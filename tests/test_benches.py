@@ -32,11 +32,10 @@ def test_every_bench_is_listed():
 
 
 @pytest.mark.parametrize("name", BENCHES)
-def test_the_bench_runs_at_smoke_size(name, tmp_path_factory):
-    work = tmp_path_factory.getbasetemp() / "bench-work"  # one tiny-model export for the benches of a test process
+def test_the_bench_runs_at_smoke_size(name, tiny_model, models_dir, tmp_path_factory):
     command = [sys.executable, str(BENCH / f"{name}.py"), "--smoke"]
-    if name in TAKES_A_WORK_DIR:
-        command += ["--work-dir", str(work)]
+    if name in TAKES_A_WORK_DIR:  # the session's tiny model and its export: one export a test process
+        command += ["--work-dir", str(models_dir.parent), "--model", tiny_model]
     run = subprocess.run(command, cwd=tmp_path_factory.mktemp(name), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert LAST_WORDS[name] in run.stdout[-600:], run.stdout[-2000:]
