@@ -139,13 +139,14 @@ class SlackBackfill(SQLModel, table=True):
     """... up to the time the backfill began (later ones come as live events)."""
     source: str = Field(default="messages", max_length=16)
     """What is read: ``messages`` (``conversations.history``, whose text becomes the
-    captions) or ``files`` (``files.list``: no message text, far kinder rate limits)."""
+    captions), ``files`` (``files.list``: no message text, far kinder rate limits) or, after
+    the messages from a ``since``, ``threads`` (the replies since then to older threads)."""
     cursor: str | None = Field(default=None, max_length=512)
     """``messages``: the history cursor to read next (none: the newest page)."""
     public: bool | None = None
     """Whether the conversation is a public channel (asked once, on the first step)."""
     page: int = 1
-    """``files``: the next page of ``files.list`` to read."""
+    """``files``, ``threads``: the next page of ``files.list`` to read."""
     seen: int = 0
     """Images found so far."""
     queued: int = 0

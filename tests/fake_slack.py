@@ -103,6 +103,9 @@ class FakeSlack:
             message["subtype"] = "file_share"
         if thread_ts:
             message["thread_ts"] = thread_ts
+            for file in files:  # a file's share says in which thread it was posted, as Slack's do
+                for share in (s for shares in self.files[file]["shares"].values() for s in shares.get(channel, [])):
+                    share["thread_ts"] = thread_ts
             if broadcast:
                 message["subtype"] = "thread_broadcast"
         self.messages.setdefault(channel, []).append(message)

@@ -8,6 +8,11 @@ A page is read from the messages (``conversations.history``, 200 a call, and eac
 (``files.list``, 100 image files a call: names and titles only). ``slack.history_from =
 auto`` reads messages until Slack holds the app to 15 messages a call (apps distributed
 outside the Marketplace, at 1 call a minute), then the rest of the conversation by its files.
+
+The history lists a thread under its first message, so a backfill that starts at a time
+(``since``) does not see replies posted since then to threads begun before it. Once its
+messages are read it finds those by their files (``files.list`` says in which thread each
+was shared), then reads each such thread for the replies' words (source ``threads``).
 """
 
 import logging
@@ -57,7 +62,7 @@ def backfill_step(team: str, channel: str) -> str:
         if row is None or row.state != "running":
             return row.state if row else "gone"
         at = row.model_copy()
-    read = _read_messages if at.source == "messages" else _read_files
+    read = {"messages": _read_messages, "threads": _read_old_threads}.get(at.source, _read_files)
     try:
         page = read(runtime, web_client(runtime.settings), at)
     except SlackApiError as exc:
@@ -107,12 +112,14 @@ def _read_messages(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _P
             continue  # a reply also sent to the channel: read with its thread, below
         found += _images_of(message, at.channel)
         if message.get("reply_count"):
-            for reply in _replies(client, at.channel, message["ts"]):
+            for reply in _thread(client, at.channel, message["ts"])[1]:
                 found += _images_of(reply, at.channel, thread=message.get("text"))
     cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
     more = bool(answer.get("has_more") and cursor)
     moved = {"page": at.page + 1, "cursor": cursor}
-    if more and runtime.settings.slack.history_from == "auto" and len(messages) <= HELD_PAGE:
+    if not more and at.since > 0:  # then the replies to threads begun before ``since``
+        more, moved = True, {"source": "threads", "page": 1, "cursor": None}
+    elif more and runtime.settings.slack.history_from == "auto" and len(messages) <= HELD_PAGE:
         # Slack holds this app to its lowest history limit: read the rest by its files.
         oldest = min((float(m["ts"]) for m in messages), default=at.until)
         moved = {"source": "files", "page": 1, "cursor": None, "until": oldest}
@@ -125,12 +132,33 @@ def _read_messages(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _P
     return _Page(found, moved, done=not more, total=total, facts=facts)
 
 
-def _replies(client: WebClient, channel: str, thread_ts: str) -> list[dict]:
-    """A thread's replies (its first message left out), every page."""
-    replies = []
+def _read_old_threads(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:
+    """A page of the span's image files; those shared as replies to a thread begun before
+    ``since`` are read with their thread (one ``conversations.replies`` a thread)."""
+    answer = _files_page(client, at, page=at.page, count=PAGE)
+    files = {f["id"]: f for f in answer.get("files", []) if _is_image(f)}
+    threads = sorted({share["thread_ts"] for f in files.values() for share in _shares(f, at.channel)
+                      if share.get("thread_ts") and float(share["thread_ts"]) < at.since})
+    found = []
+    for thread_ts in threads:
+        first, replies = _thread(client, at.channel, thread_ts)
+        found += [image for reply in replies if float(reply["ts"]) >= at.since
+                  for image in _images_of(reply, at.channel, thread=first) if image["file_id"] in files]
+    paging = answer.get("paging") or {}
+    done = not answer.get("files") or at.page >= int(paging.get("pages", at.page))
+    return _Page(found, {"page": at.page + 1}, done)
+
+
+def _thread(client: WebClient, channel: str, thread_ts: str) -> tuple[str | None, list[dict]]:
+    """A thread's first message's text, and its replies, every page."""
+    first, replies = None, []
     for page in client.conversations_replies(channel=channel, ts=thread_ts, limit=HISTORY_PAGE):
-        replies += [m for m in page.get("messages", []) if m.get("ts") != thread_ts]
-    return replies
+        for message in page.get("messages", []):
+            if message.get("ts") == thread_ts:
+                first = message.get("text")
+            else:
+                replies.append(message)
+    return first, replies
 
 
 def _images_of(message: dict, channel: str, thread: str | None = None) -> list[dict]:
@@ -189,8 +217,14 @@ def _fail(runtime: Runtime, team: str, channel: str, error: str) -> str:
 
 
 def _share_ts(file: dict, channel: str) -> str | None:
+    shares = _shares(file, channel)
+    return shares[0].get("ts") if shares else None
+
+
+def _shares(file: dict, channel: str) -> list[dict]:
+    """Where the file was shared in the conversation (``ts``, and ``thread_ts`` in a thread)."""
     for kind in ("public", "private"):
         shares = (file.get("shares", {}).get(kind) or {}).get(channel)
         if shares:
-            return shares[0].get("ts")
-    return None
+            return shares
+    return []

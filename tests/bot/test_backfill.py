@@ -1,6 +1,8 @@
 """A conversation's earlier images: indexed when the bot joins, page by page through its
 messages (their text the captions) or Slack's ``files.list``, resumable, never twice."""
 
+from datetime import UTC, datetime
+
 import pytest
 from fastapi.testclient import TestClient
 from rq import SimpleWorker
@@ -206,3 +208,18 @@ def test_a_history_read_from_its_messages_goes_on_from_its_cursor(runtime, conve
         SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
     assert [c.params.get("cursor") for c in conversation.called("conversations.history")] == [None, "10", "20"]
     assert slack_file_ids(runtime) == sorted([f"F{n}" for n in range(22)] + ["FR1", "FR2"])
+
+
+def test_a_history_since_a_date_takes_the_replies_since_then_to_older_threads(runtime, conversation, cli_env):
+    runtime.settings = slack_settings(runtime.settings, conversation, history_from="messages")
+    since = datetime.fromtimestamp(1_700_000_031, UTC)  # after the logo thread began, before its replies
+    with runtime.session() as session:
+        start_backfill(session, "T1", "C2", since=since, history_from="messages")
+    resume_backfills(runtime)
+    with using_runtime(runtime):
+        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
+    found = captions(runtime)
+    assert found == {"FR1": "the revised one\nwhich logo do we keep?", "FR2": "final\nwhich logo do we keep?"}
+    with runtime.session() as session:
+        row = session.get(SlackBackfill, ("T1", "C2"))
+        assert (row.state, row.seen) == ("done", 2)
