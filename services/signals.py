@@ -8,7 +8,7 @@ searches, clicks and likes in two tabs and in Slack at once; the taste it feeds 
 import logging
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from core.db import user_lock
@@ -30,19 +30,23 @@ from core.vectors import IMAGE
 from services.tastes import add_signal, rebuild_locked
 
 log = logging.getLogger(__name__)
+_ADD_EVENT = insert(SearchEvent.__table__)
+"""A Core statement, as ``services.tastes`` writes the signal: one for every search and click."""
+_EVENT_COLUMNS = [c.name for c in SearchEvent.__table__.columns if c.name != "id"]
 
 
 def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None, space_id: int | None = None) -> None:
     """Keep a search or click in the user's history and, with its vector (in vector space
     ``space_id``), in their taste."""
+    row = {column: getattr(event, column) for column in _EVENT_COLUMNS}
     with runtime.session() as session:
         if vector is None:
-            session.add(event)
+            session.connection().execute(_ADD_EVENT, row)
             session.commit()
             return
         kind = SignalKind.click if event.image_id is not None else SignalKind.search
         with user_lock(session, event.user_id):  # the event and its signal in one transaction
-            session.add(event)
+            session.connection().execute(_ADD_EVENT, row)
             add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
 
 
