@@ -27,7 +27,16 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
-from shared import DEFAULT_WORK_DIR, add_image_rows, cpu_seconds, model_for, models_dir, parse, synthetic_jpegs
+from shared import (
+    DEFAULT_WORK_DIR,
+    add_image_rows,
+    cpu_seconds,
+    model_for,
+    models_dir,
+    parse,
+    synthetic_jpegs,
+    touch_store,
+)
 
 from cli.serving import create_app
 from core.config import ClipSettings, OcrSettings, Settings, WorkerSettings
@@ -139,8 +148,9 @@ def main() -> None:
         rng = np.random.default_rng(1)
         texts = iter([" ".join(rng.choice(WORDS, 4)) + f" {i}" for i in range(args.requests * 3 + 150)])
 
+        touch_store(data_dir / "vectors")
         runtime.embedder.embed_texts(["warm up"])
-        for vector in runtime.embedder.embed_texts(_take(texts, 50)):  # a reused store's pages into memory
+        for vector in runtime.embedder.embed_texts(_take(texts, 50)):
             for using in (IMAGE, TEXT):
                 runtime.vectors.search(using, vector, MAX_RANKED, with_payload=False)
         queries = _take(texts, 100)

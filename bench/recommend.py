@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as qe
 import redis
-from shared import add_image_rows, parse
+from shared import add_image_rows, parse, touch_store
 
 from core.access import EVERYONE, Viewer
 from core.accounts import create_user
@@ -212,6 +212,7 @@ def feed_latency(points: int, work: Path, cache: redis.Redis, samples: int = 60)
     started = time.perf_counter()
     runtime = open_parts(work, world, cache)
     print(f"  {points:,} items loaded and indexed in {time.perf_counter() - started:.0f} s", flush=True)
+    touch_store(work / "vectors")
     ours = Ours(runtime, 1)
     taste = world.tastes(1)[0]
     for t, n in zip(taste, (15, 10, 5)):  # 30 likes over three topics
