@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -115,6 +115,19 @@ def user_lock(session: Session, user_id: int) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def ids_of(session: Session, query) -> list[int]:
+    """The values of ``query``'s one integer column, fetched as a single row (SQLite's
+    ``group_concat``, PostgreSQL's ``array_agg``). Python's sqlite3 gives up the GIL for
+    every row it steps, and while another thread holds it each row waits for it back: 5,000
+    rows read one by one took a feed page's 2-3 ms alone and several times that under load."""
+    column = next(iter(query.subquery().c))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return list(connection.execute(select(func.array_agg(column))).scalar_one() or [])
+    joined = connection.execute(select(func.group_concat(column))).scalar_one()
+    return [int(value) for value in joined.split(",")] if joined else []
 
 
 def upsert_for(session: Session):

@@ -2,6 +2,7 @@
 
 from sqlmodel import Session, col, select
 
+from core.db import ids_of
 from core.models import Image, Like
 
 
@@ -23,4 +24,4 @@ def liked_among(session: Session, user_id: int, image_ids) -> set[int]:
 
 def liked_ids(session: Session, user_id: int) -> list[int]:
     """Every image the user likes (``is:liked``)."""
-    return list(session.exec(select(Like.image_id).where(Like.user_id == user_id)).all())
+    return ids_of(session, select(Like.image_id).where(Like.user_id == user_id))

@@ -30,7 +30,7 @@ from sqlalchemy import and_, func, or_, union_all
 from sqlmodel import Session, col, select
 
 from core.access import Viewer
-from core.db import upsert_for
+from core.db import ids_of, upsert_for
 from core.likes import liked_among
 from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, NotInterested, Signal, SignalKind
@@ -283,8 +283,7 @@ def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> s
         .order_by(col(Impression.shown_at).desc())
         .limit(MAX_EXCLUDED)
     )
-    # Fetched at once: iterating 5,000 rows one by one took 13 ms against 9.
-    return set(session.exec(union_all(liked, shown.subquery().select())).scalars().all())
+    return set(ids_of(session, union_all(liked, shown.subquery().select())))
 
 
 def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: float) -> None:
