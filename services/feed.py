@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain
 
 import numpy as np
-from sqlalchemy import and_, func, or_, union_all
+from sqlalchemy import Row, and_, func, or_, union_all
 from sqlmodel import Session, col, select
 
 from core.access import Viewer
@@ -181,11 +181,12 @@ def _pools_key(space: OpenSpace, user_id: int, taste, where: SearchFilter) -> st
 def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int, tuple]:
     """For each picked image, the signal of its interest that is closest to it."""
     ids = {sid for interest in found for sid in interest.exemplars}
-    rows = session.exec(
-        select(Signal, Image.caption).outerjoin(Image, col(Image.id) == Signal.image_id).where(col(Signal.id).in_(ids))
+    rows = session.connection().execute(  # rows, not ORM objects: a page's dozens of signals
+        select(Signal.id, Signal.kind, Signal.image_id, Signal.query, Signal.vector, Image.caption)
+        .select_from(Signal).outerjoin(Image, col(Image.id) == Signal.image_id).where(col(Signal.id).in_(ids))
     ).all()
-    signals = {signal.id: signal for signal, _ in rows}
-    captions = {signal.image_id: caption for signal, caption in rows}
+    signals = {row.id: row for row in rows}
+    captions = {row.image_id: row.caption for row in rows}
     candidates = [[signals[s] for s in interest.exemplars if s in signals] for interest in found]
     directions = [
         unit(np.array([np.frombuffer(s.vector, np.float32) for s in group])) if group else None for group in candidates
@@ -200,7 +201,7 @@ def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int,
     return reasons
 
 
-def _reason(signal: Signal, caption: str | None) -> tuple[str, int | None, str | None]:
+def _reason(signal: Row, caption: str | None) -> tuple[str, int | None, str | None]:
     if signal.kind is SignalKind.search:
         return f"because you searched '{signal.query}'", None, signal.query
     name = f"“{caption[:60]}”" if caption else f"image {signal.image_id}"
@@ -291,8 +292,8 @@ def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: f
         return
     shown_at = datetime.fromtimestamp(now, UTC)
     # An image shown before (past the window, or come round again once caught up): renew its impression.
-    upsert = upsert_for(session)(Impression)
-    session.execute(
+    upsert = upsert_for(session)(Impression.__table__)
+    session.connection().execute(
         upsert.on_conflict_do_update(index_elements=["user_id", "image_id"], set_={"shown_at": upsert.excluded.shown_at}),
         [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids],
     )
