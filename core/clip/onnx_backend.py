@@ -3,7 +3,8 @@ int8 where it agrees with fp32, and a torch-free tokenizer. Importing or running
 never imports torch, so the API and the bot start fast and small.
 
 Each tower gets its own session on first use: a process that only answers queries never
-loads the image tower.
+loads the image tower. A lone text (a search query) runs on a text session of its own with
+``query_threads`` threads; batches (captions, calibration) use ``threads``.
 """
 
 import logging
@@ -27,7 +28,7 @@ class OnnxEmbedder(Embedder):
         super().__init__()
         self.settings = settings
         self.models_dir = models_dir
-        self._sessions: dict[str, object] = {}
+        self._sessions: dict[tuple[str, int], object] = {}
         self._sessions_lock = threading.Lock()
 
     @property
@@ -88,22 +89,24 @@ class OnnxEmbedder(Embedder):
         tokens = self._tokenizer(texts)
         if self._manifest.trim_tokens:
             tokens = trim(tokens)
-        return self._session("text").run(None, {"tokens": tokens})[0]
+        threads = self.settings.query_threads if len(texts) == 1 else self.settings.threads
+        return self._session("text", threads).run(None, {"tokens": tokens})[0]
 
-    def _session(self, tower: str):
-        session = self._sessions.get(tower)
+    def _session(self, tower: str, threads: int | None = None):
+        key = (tower, (self.settings.threads if threads is None else threads) or os.cpu_count() or 1)
+        session = self._sessions.get(key)
         if session is None:
             with self._sessions_lock:
-                session = self._sessions.get(tower)
+                session = self._sessions.get(key)
                 if session is None:
-                    session = self._sessions[tower] = self._open_session(tower)
+                    session = self._sessions[key] = self._open_session(*key)
         return session
 
-    def _open_session(self, tower: str):
+    def _open_session(self, tower: str, threads: int):
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.settings.threads or os.cpu_count() or 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         # Threads sleep instead of spinning between runs, so a busy neighbour process (or
         # our own decoding threads) does not stall a query.

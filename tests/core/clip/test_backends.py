@@ -2,6 +2,7 @@
 torch fp32 (tiny random-weight model, plus a slice of ViT-B-32 at its real widths)."""
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -70,6 +71,16 @@ def test_a_batch_gives_the_same_vectors_as_one_by_one(embedder):
     together = embedder.embed_images(batch)
     alone = np.vstack([embedder.embed_images([image]) for image in batch])
     assert _least_cosine(together, alone) > 0.999
+
+
+def test_a_lone_query_runs_on_its_own_threads_and_agrees_with_a_batch(tiny_model, models_dir, caplog):
+    embedder = OnnxEmbedder(ClipSettings(model=tiny_model, backend="onnx", threads=2, query_threads=1), models_dir)
+    with caplog.at_level(logging.INFO, logger="core.clip.onnx_backend"):
+        together = embedder.embed_texts(TEXTS)
+        alone = np.vstack([embedder.embed_texts([text]) for text in TEXTS])
+    assert _least_cosine(together, alone) > 0.999
+    loaded = sorted(r.getMessage().rpartition(" (")[2] for r in caplog.records if "text" in r.getMessage())
+    assert loaded == ["1 threads)", "2 threads)"]  # a session for one text, one for batches
 
 
 def test_the_export_is_reused_and_redone_when_the_weights_change(tmp_path):
