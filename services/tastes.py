@@ -124,7 +124,7 @@ def to_taste(row: Row) -> taste_math.Taste:
 
 
 # A signal and its taste are written for every search and click: by Core statements built
-# once, not the ORM's unit of work (a third of the CPU).
+# once, not the ORM's unit of work (which took twice the CPU).
 _SIGNALS, _TASTES = Signal.__table__, Taste.__table__
 _ADD_SIGNAL = insert(_SIGNALS).returning(_SIGNALS.c.id)
 _READ_TASTE = select(_TASTES.c.sums, _TASTES.c.state, _TASTES.c.space_id).where(_TASTES.c.user_id == bindparam("user_id"))
