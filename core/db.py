@@ -121,7 +121,8 @@ def ids_of(session: Session, query) -> list[int]:
     """The values of ``query``'s one integer column, fetched as a single row (SQLite's
     ``group_concat``, PostgreSQL's ``array_agg``). Python's sqlite3 gives up the GIL for
     every row it steps, and while another thread holds it each row waits for it back: 5,000
-    rows read one by one took a feed page's 2-3 ms alone and several times that under load."""
+    rows read one by one took 2.5 ms alone and 544 ms beside a busy Python thread (as one
+    row: 1.2 and 7.6 ms)."""
     column = next(iter(query.subquery().c))
     connection = session.connection()
     if connection.dialect.name == "postgresql":
