@@ -134,4 +134,9 @@ def ids_of(session: Session, query) -> list[int]:
 def upsert_for(session: Session):
     """The ``insert`` of the session's dialect, which has ``on_conflict_do_update``
     (SQLite and PostgreSQL spell it alike)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return upsert_of(session.get_bind().dialect.name)
+
+
+def upsert_of(dialect: str):
+    """``upsert_for`` by the dialect's name (for a statement built once per dialect)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -15,11 +15,10 @@ from functools import cache
 
 import numpy as np
 from sqlalchemy import Row, bindparam, insert, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from core.config import Settings
-from core.db import user_lock
+from core.db import upsert_of, user_lock
 from core.errors import ServiceUnavailable
 from core.models import Signal, SignalKind, Taste, as_utc, utcnow
 from core.runtime import OpenSpace, Runtime
@@ -133,7 +132,7 @@ _READ_TASTE = select(_TASTES.c.sums, _TASTES.c.state, _TASTES.c.space_id).where(
 @cache
 def _write_taste(dialect: str):
     """Insert a user's taste, or update it and count its version up."""
-    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_TASTES)
+    statement = upsert_of(dialect)(_TASTES)
     return statement.on_conflict_do_update(index_elements=[_TASTES.c.user_id], set_={
         "version": _TASTES.c.version + 1, "sums": statement.excluded.sums, "state": statement.excluded.state,
         "space_id": statement.excluded.space_id,
