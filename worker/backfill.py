@@ -94,11 +94,10 @@ def backfill_step(team: str, channel: str) -> str:
 def _read_files(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:
     answer = _files_page(client, at, page=at.page, count=PAGE)
     files = [f for f in answer.get("files", []) if _is_image(f)]
-    paging = answer.get("paging") or {}
     found = [{"file_id": f["id"], "channel": at.channel, "ts": _share_ts(f, at.channel), "user": f.get("user"),
               "file": _described(f)} for f in files]
-    done = not answer.get("files") or at.page >= int(paging.get("pages", at.page))
-    return _Page(found, {"page": at.page + 1}, done, total=int(paging.get("total", 0)))
+    total = int((answer.get("paging") or {}).get("total", 0))
+    return _Page(found, {"page": at.page + 1}, _last_files_page(answer, at), total=total)
 
 
 def _read_messages(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:
@@ -144,9 +143,7 @@ def _read_old_threads(runtime: Runtime, client: WebClient, at: SlackBackfill) ->
         first, replies = _thread(client, at.channel, thread_ts)
         found += [image for reply in replies if float(reply["ts"]) >= at.since
                   for image in _images_of(reply, at.channel, thread=first) if image["file_id"] in files]
-    paging = answer.get("paging") or {}
-    done = not answer.get("files") or at.page >= int(paging.get("pages", at.page))
-    return _Page(found, {"page": at.page + 1}, done)
+    return _Page(found, {"page": at.page + 1}, _last_files_page(answer, at))
 
 
 def _thread(client: WebClient, channel: str, thread_ts: str) -> tuple[str | None, list[dict]]:
@@ -170,6 +167,11 @@ def _images_of(message: dict, channel: str, thread: str | None = None) -> list[d
          **({"file": _described(f)} if "url_private" in f else {})}
         for f in message.get("files", []) if _is_image(f)
     ]
+
+
+def _last_files_page(answer, at: SlackBackfill) -> bool:
+    """Whether this ``files.list`` page (page ``at.page``) is the span's last."""
+    return not answer.get("files") or at.page >= int((answer.get("paging") or {}).get("pages", at.page))
 
 
 def _files_page(client: WebClient, at: SlackBackfill, **paging):
