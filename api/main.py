@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from api.security import install_security
 from core.accounts import local_user, session_secret
 from core.config import Settings, get_settings
 from core.runtime import Runtime
+from services.signals import record
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 EXAMPLE_SEARCHES = 4
@@ -40,7 +42,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.state.runtime = Runtime.open(settings) if owned else runtime
         # Searches by example run here, so that one taking too long answers 504 and its thread moves on.
         app.state.example_searches = ThreadPoolExecutor(EXAMPLE_SEARCHES, thread_name_prefix="findimage-example-search")
-        app.state.recorder = Recorder()
+        app.state.recorder = Recorder(partial(record, app.state.runtime))
         try:
             with app.state.runtime.session() as session:
                 user = local_user(session)

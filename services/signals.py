@@ -6,6 +6,8 @@ searches, clicks and likes in two tabs and in Slack at once; the taste it feeds 
 """
 
 import logging
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import delete, insert
@@ -24,10 +26,11 @@ from core.models import (
     Signal,
     SignalKind,
     Taste,
+    utcnow,
 )
 from core.runtime import Runtime
 from core.vectors import IMAGE
-from services.tastes import add_signal, rebuild_locked
+from services.tastes import NewSignal, add_signal, add_signals, rebuild_locked
 
 log = logging.getLogger(__name__)
 _ADD_EVENT = insert(SearchEvent.__table__)
@@ -35,35 +38,61 @@ _ADD_EVENT = insert(SearchEvent.__table__)
 _EVENT_COLUMNS = [c.name for c in SearchEvent.__table__.columns if c.name != "id"]
 
 
+class Entry(NamedTuple):
+    """A search or click to keep: its history row (``SearchEvent``'s columns) and the vector
+    it adds to the taste, in vector space ``space_id`` (None: history only)."""
+
+    event: dict
+    vector: np.ndarray | None = None
+    space_id: int | None = None
+
+    @classmethod
+    def of(cls, event: SearchEvent, vector: np.ndarray | None = None, space_id: int | None = None) -> "Entry":
+        return cls({column: getattr(event, column) for column in _EVENT_COLUMNS}, vector, space_id)
+
+
+def search_entry(user_id: int, query: str, found, filters: dict, page: int = 1) -> Entry:
+    """A text search (``found``: its ``services.search.SearchPage``) for the user's history
+    and, a first page, their taste (turning pages says nothing new)."""
+    return _entry(user_id, SearchKind.text, found, filters, page, query=query, vector=found.query_vector)
+
+
+def click_entry(user_id: int, image_id: int, found, filters: dict, page: int = 1) -> Entry:
+    """A "more like this" (``found``: its ``services.similar`` page) for the user's history
+    and, a first page, their taste."""
+    return _entry(user_id, SearchKind.click, found, filters, page, image_id=image_id, vector=found.clicked_vector)
+
+
+def record(runtime: Runtime, entries: Sequence[Entry]) -> None:
+    """Keep searches and clicks in their users' histories and tastes: for each user one
+    transaction under their lock, the events inserted together and their signals folded into
+    the taste with one read and one write of it."""
+    by_user: dict[int, list[Entry]] = {}
+    for entry in entries:
+        by_user.setdefault(entry.event["user_id"], []).append(entry)
+    with runtime.session() as session:
+        for user_id, mine in by_user.items():
+            with user_lock(session, user_id):
+                session.connection().execute(_ADD_EVENT, [e.event for e in mine])
+                add_signals(runtime, session, user_id, [
+                    NewSignal(SignalKind.click if e.event["image_id"] is not None else SignalKind.search, e.vector,
+                              e.space_id, image_id=e.event["image_id"], query=e.event["query"], at=e.event["created_at"])
+                    for e in mine if e.vector is not None
+                ])
+
+
 def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None, space_id: int | None = None) -> None:
     """Keep a search or click in the user's history and, with its vector (in vector space
     ``space_id``), in their taste."""
-    row = {column: getattr(event, column) for column in _EVENT_COLUMNS}
-    with runtime.session() as session:
-        if vector is None:
-            session.connection().execute(_ADD_EVENT, row)
-            session.commit()
-            return
-        kind = SignalKind.click if event.image_id is not None else SignalKind.search
-        with user_lock(session, event.user_id):  # the event and its signal in one transaction
-            session.connection().execute(_ADD_EVENT, row)
-            add_signal(runtime, session, event.user_id, kind, vector, space_id, image_id=event.image_id, query=event.query)
+    record(runtime, [Entry.of(event, vector, space_id)])
 
 
 def record_search(runtime: Runtime, user_id: int, query: str, found, filters: dict, page: int = 1) -> None:
-    """A text search (``found``: its ``services.search.SearchPage``) in the user's history
-    and, a first page, in their taste (turning pages says nothing new)."""
-    event = SearchEvent(user_id=user_id, kind=SearchKind.text, query=query, filters=filters, page=page,
-                        result_count=len(found.results))
-    record_event(runtime, event, found.query_vector if page == 1 else None, found.space_id)
+    record(runtime, [search_entry(user_id, query, found, filters, page)])
 
 
 def record_click(runtime: Runtime, user_id: int, image_id: int, found, filters: dict, page: int = 1) -> None:
-    """A "more like this" (``found``: its ``services.similar`` page) in the user's history
-    and, a first page, in their taste."""
-    event = SearchEvent(user_id=user_id, kind=SearchKind.click, image_id=image_id, filters=filters, page=page,
-                        result_count=len(found.results))
-    record_event(runtime, event, found.clicked_vector if page == 1 else None, found.space_id)
+    record(runtime, [click_entry(user_id, image_id, found, filters, page)])
 
 
 def like(runtime: Runtime, session: Session, user_id: int, image_id: int, source: LikeSource) -> bool:
@@ -124,3 +153,10 @@ def _unmark(runtime: Runtime, session: Session, table, kind: SignalKind, user_id
             )
             rebuild_locked(runtime, session, user_id, runtime.space)
     return bool(removed)
+
+
+def _entry(user_id: int, kind: SearchKind, found, filters: dict, page: int, vector: np.ndarray | None,
+           query: str | None = None, image_id: int | None = None) -> Entry:
+    return Entry({"user_id": user_id, "kind": kind, "query": query, "image_id": image_id, "filters": filters, "page": page,
+                  "result_count": len(found.results), "created_at": utcnow()},
+                 vector if page == 1 else None, found.space_id)

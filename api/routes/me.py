@@ -28,10 +28,12 @@ class HistoryItem(BaseModel):
 def my_history(
     caller: CallerDep,
     session: SessionDep,
+    recorder: RecorderDep,
     page: Annotated[int, Query(ge=1, le=100)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ):
     """Your searches, clicks and likes, newest first."""
+    recorder.wait_for_earlier()  # the search just made is in it
     return [
         HistoryItem(**vars(e), thumbnail_url=thumbnail_url(e.image_id) if e.image_id else None)
         for e in history(session, caller.id, (page - 1) * limit, limit)

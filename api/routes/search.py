@@ -13,7 +13,7 @@ from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnai
 from core.vectors import SearchFilter
 from services.query_language import parse_query
 from services.search import filter_of, search_by_example, search_text
-from services.signals import record_click, record_event, record_search
+from services.signals import Entry, click_entry, search_entry
 from services.similar import MAX_PAGES, similar_to
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -97,7 +97,7 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    recorder.record(record_search, runtime, caller.id, query, found, filters, page)
+    recorder.record(search_entry(caller.id, query, found, filters, page))
     return SearchResponse(
         query=query,
         page=found.page,
@@ -128,7 +128,7 @@ def similar(
     with asking(runtime, caller) as (session, _, viewer):
         found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
         results = _results(session, caller.id, found.results)
-    recorder.record(record_click, runtime, caller.id, image_id, found, {}, page)
+    recorder.record(click_entry(caller.id, image_id, found, {}, page))
     return SimilarResponse(image_id=image_id, page=page, results=results)
 
 
@@ -174,8 +174,7 @@ def search_similar(
                                           SearchFilter(audience=viewer.tokens()))
         liked = liked_among(session, caller.id, (hit.id for hit in hits))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
-    recorder.record(record_event, runtime, SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described,
-                                                       result_count=len(hits)), None)
+    recorder.record(Entry.of(SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits))))
     base = str(request.base_url).rstrip("/")
     results = [
         ExampleResult(

@@ -1,4 +1,4 @@
-"""History and taste writes run after the response, in the order asked, and never pile up."""
+"""History and taste writes run after the response, in the order asked, in batches, and never pile up."""
 
 import threading
 
@@ -6,16 +6,17 @@ from api.recorder import Recorder
 
 
 def test_writes_wait_for_room_and_none_is_lost_or_reordered():
-    recorder = Recorder(waiting=2)
     written, most_pending = [], []
 
-    def write(producer: int, i: int) -> None:
+    def write(batch) -> None:
         most_pending.append(recorder.pending)
-        written.append((producer, i))
+        written.extend(batch)
+
+    recorder = Recorder(write, waiting=2)
 
     def produce(producer: int) -> None:
         for i in range(25):
-            recorder.record(write, producer, i)
+            recorder.record((producer, i))
 
     producers = [threading.Thread(target=produce, args=(p,)) for p in range(8)]
     for thread in producers:
@@ -30,12 +31,35 @@ def test_writes_wait_for_room_and_none_is_lost_or_reordered():
         assert [i for p, i in written if p == producer] == list(range(25))
 
 
+def test_what_comes_together_is_written_together_without_anyone_waiting():
+    batches, written = [], threading.Event()
+
+    def write(batch) -> None:
+        batches.append(list(batch))
+        written.set()
+
+    recorder = Recorder(write, linger=1.0)
+    for i in range(5):
+        recorder.record(i)
+    assert written.wait(30), "a lone burst was never written"
+    assert batches == [[0, 1, 2, 3, 4]] and recorder.pending == 0
+    recorder.close()
+
+
 def test_forgetting_waits_for_the_writes_asked_before_it():
     """DELETE /api/me/history waits so: a search made just before would come back after it."""
-    recorder = Recorder()
     database_free, written = threading.Event(), []
-    recorder.record(lambda: database_free.wait(30) and written.append("the search just made"))
+    recorder = Recorder(lambda batch: database_free.wait(30) and written.extend(batch), linger=60)
+    recorder.record("the search just made")
     threading.Timer(0.2, database_free.set).start()  # the write is slow (a busy database)
-    recorder.wait_for_earlier()
+    recorder.wait_for_earlier()  # and it does not wait out the linger: it writes at once
     assert written == ["the search just made"]
     recorder.close()
+
+
+def test_closing_writes_what_waits():
+    written = []
+    recorder = Recorder(written.extend, linger=60)
+    recorder.record("a click")
+    recorder.close()
+    assert written == ["a click"]

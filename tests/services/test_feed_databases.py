@@ -5,35 +5,22 @@ window is fresh again, and renewed when shown (an upsert on each dialect)."""
 import time
 
 import numpy as np
-import pytest
 
 from core.access import Viewer
 from core.accounts import create_user
 from core.models import LikeSource
-from core.runtime import Runtime
 from core.vectors import IMAGE, VectorPoint
 from services.feed import feed_page
 from services.signals import like
-from tests.factories import place, reset_schema
+from tests.factories import place
 
 DAY = 24 * 3600
 ANYONE = Viewer()
 """A user with no Slack identity: sees web images (all there are here)."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def runtime(request, settings, embedder, postgres_url):
-    if request.param == "postgresql" and not postgres_url:
-        pytest.skip("FINDIMAGE_TEST_DATABASE_URL is not set (.ci/run sets it when PostgreSQL answers on 127.0.0.1:5432)")
-    url = postgres_url if request.param == "postgresql" else None
-    runtime = Runtime.open(settings.model_copy(update={"database_url": url}), embedder=embedder)
-    reset_schema(runtime.engine)
-    yield runtime
-    reset_schema(runtime.engine)
-    runtime.close()
-
-
-def test_pages_do_not_repeat_and_old_impressions_are_renewed(runtime):
+def test_pages_do_not_repeat_and_old_impressions_are_renewed(db_runtime):
+    runtime = db_runtime
     rng = np.random.default_rng(3)
     direction = rng.normal(size=32)
     vectors = direction + 0.3 * rng.normal(size=(12, 32))
