@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert
 from sqlmodel import Session, select
 
 from core.db import user_lock
-from core.errors import NotFound
+from core.errors import NotFound, ServiceUnavailable
 from core.models import (
     Image,
     Impression,
@@ -72,13 +72,18 @@ def record(runtime: Runtime, entries: Sequence[Entry]) -> None:
         by_user.setdefault(entry.event["user_id"], []).append(entry)
     with runtime.session() as session:
         for user_id, mine in by_user.items():
-            with user_lock(session, user_id):
-                session.connection().execute(_ADD_EVENT, [e.event for e in mine])
-                add_signals(runtime, session, user_id, [
-                    NewSignal(SignalKind.click if e.event["image_id"] is not None else SignalKind.search, e.vector,
-                              e.space_id, image_id=e.event["image_id"], query=e.event["query"], at=e.event["created_at"])
-                    for e in mine if e.vector is not None
-                ])
+            try:
+                with user_lock(session, user_id):
+                    session.connection().execute(_ADD_EVENT, [e.event for e in mine])
+                    add_signals(runtime, session, user_id, [
+                        NewSignal(SignalKind.click if e.event["image_id"] is not None else SignalKind.search, e.vector,
+                                  e.space_id, image_id=e.event["image_id"], query=e.event["query"], at=e.event["created_at"])
+                        for e in mine if e.vector is not None
+                    ])
+            except ServiceUnavailable:
+                raise  # the database or the vector store is out: for everyone
+            except Exception:  # one person's failure is not the others'
+                log.exception("%d searches and clicks of user %s not recorded", len(mine), user_id)
 
 
 def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None, space_id: int | None = None) -> None:
@@ -88,10 +93,12 @@ def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None
 
 
 def record_search(runtime: Runtime, user_id: int, query: str, found, filters: dict, page: int = 1) -> None:
+    """Keep a text search now (``search_entry``)."""
     record(runtime, [search_entry(user_id, query, found, filters, page)])
 
 
 def record_click(runtime: Runtime, user_id: int, image_id: int, found, filters: dict, page: int = 1) -> None:
+    """Keep a "more like this" now (``click_entry``)."""
     record(runtime, [click_entry(user_id, image_id, found, filters, page)])
 
 

@@ -48,3 +48,16 @@ def test_a_batch_keeps_every_search_in_order_and_learns_the_same_taste(db_runtim
     assert len(batched.weights) == len(alone.weights) >= 2  # two interests: the two kinds of query
     np.testing.assert_allclose(batched.sums, alone.sums, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(batched.weights, alone.weights, rtol=1e-4)
+
+
+def test_one_persons_failed_write_does_not_lose_the_others(db_runtime):
+    runtime = db_runtime
+    vector = np.ones(runtime.embedder.dim, np.float32)
+    found = SearchPage([], 1, 15, 0, query_vector=vector, space_id=runtime.space.id)
+    with runtime.session() as session:
+        ana = create_user(session, "ana").id
+    gone = ana + 1000  # a user deleted since the search: their rows break the foreign key
+    record(runtime, [search_entry(gone, "lost", found, {}), search_entry(ana, "kept", found, {})])
+    with runtime.session() as session:
+        assert [e.query for e in history(session, ana)] == ["kept"]
+        assert session.get(Taste, ana) is not None
