@@ -26,7 +26,6 @@ from core.models import (
     Signal,
     SignalKind,
     Taste,
-    utcnow,
 )
 from core.runtime import Runtime
 from core.vectors import IMAGE
@@ -164,6 +163,16 @@ def _unmark(runtime: Runtime, session: Session, table, kind: SignalKind, user_id
 
 def _entry(user_id: int, kind: SearchKind, found, filters: dict, page: int, vector: np.ndarray | None,
            query: str | None = None, image_id: int | None = None) -> Entry:
-    return Entry({"user_id": user_id, "kind": kind, "query": query, "image_id": image_id, "filters": filters, "page": page,
-                  "result_count": len(found.results), "created_at": utcnow()},
-                 vector if page == 1 else None, found.space_id)
+    row = _event_row(user_id=user_id, kind=kind, query=query, image_id=image_id, filters=filters, page=page,
+                     result_count=len(found.results))
+    return Entry(row, vector if page == 1 else None, found.space_id)
+
+
+def _event_row(**columns) -> dict:
+    """A ``SearchEvent`` row for the insert, every column in it (the rows of one insert must
+    name the same columns): the model's defaults for those not given, without building the
+    model (its validation cost more than the rest of the entry)."""
+    if unknown := columns.keys() - set(_EVENT_COLUMNS):
+        raise ValueError(f"SearchEvent has no column {sorted(unknown)}")
+    fields = SearchEvent.model_fields
+    return {c: columns[c] if c in columns else fields[c].get_default(call_default_factory=True) for c in _EVENT_COLUMNS}
