@@ -17,17 +17,37 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float]
         limit: int | None = None) -> list[tuple[int, float]]:
     """``(id, score)`` best first (ties by id, so a ranking is repeatable), ``limit`` of them.
     Computed in float32, as the engine does, so that near-ties fall the same way."""
+    ids, scores = rrf_arrays(rankings, k, weights, limit)
+    return list(zip(ids.tolist(), scores.astype(np.float64).tolist()))
+
+
+def rrf_arrays(rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float] | None = None,
+               limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``rrf`` as arrays of ids (int64) and scores (float32): what a caller that fuses again
+    takes without a round trip through Python lists."""
     weights = weights if weights is not None else [1.0] * len(rankings)
     if len(weights) != len(rankings):
         raise ValueError(f"{len(weights)} weights for {len(rankings)} rankings")
     lists = [(np.asarray(r, dtype=np.int64), w) for r, w in zip(rankings, weights) if w > 0 and len(r)]
     if not lists:
-        return []
-    items, where = np.unique(np.concatenate([ids for ids, _ in lists]), return_inverse=True)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    items, where = _unique(np.concatenate([ids for ids, _ in lists]))
     scores, start = np.zeros(len(items), dtype=np.float32), 0
     for ids, weight in lists:  # one list after the other, as the engine adds them up
         positions = np.arange(1, len(ids) + 1, dtype=np.float32)
-        scores[where[start : start + len(ids)]] += 1 / (positions / np.float32(weight) + np.float32(k) - np.float32(1))
+        scores[where[start : start + len(ids)]] += 1 / (positions / np.float32(weight) + np.float32(k - 1))
         start += len(ids)
-    order = np.lexsort((items, -scores))[:limit]
-    return list(zip(items[order].tolist(), scores[order].astype(np.float64).tolist()))
+    order = np.argsort(-scores, kind="stable")[:limit]  # items are in id order: ties stay so
+    return items[order], scores[order]
+
+
+def _unique(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(ids, return_inverse=True)``, in half its time on a few hundred ids."""
+    order = np.argsort(ids, kind="stable")
+    ordered = ids[order]
+    first = np.empty(len(ids), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    where = np.empty(len(ids), dtype=np.intp)
+    where[order] = np.cumsum(first) - 1
+    return ordered[first], where

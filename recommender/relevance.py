@@ -24,9 +24,15 @@ def strong_above(scores: Sequence[float], spreads: float = STRONG_SPREADS) -> fl
     """The score above which a candidate of this query stands out (``inf``: none can)."""
     if len(scores) < MIN_CANDIDATES:
         return float("inf")
-    values = np.asarray(scores, dtype=np.float64)
-    median = float(np.median(values))
-    spread = 1.4826 * float(np.median(np.abs(values - median)))  # MAD, scaled to a normal's sigma
+    values = np.sort(np.asarray(scores, dtype=np.float64))
+    median = _median(values)
+    spread = 1.4826 * _median(np.sort(np.abs(values - median)))  # MAD, scaled to a normal's sigma
     if spread <= 0:
         return float("inf")
     return median + spreads * spread
+
+
+def _median(ordered: np.ndarray) -> float:
+    """``np.median`` of values already in order (a third of its time on a few hundred)."""
+    n = len(ordered)
+    return float((ordered[(n - 1) // 2] + ordered[n // 2]) / 2)

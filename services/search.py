@@ -20,6 +20,7 @@ made for the one page shown.
 
 import json
 import re
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import asdict, dataclass, field, replace
@@ -41,7 +42,7 @@ from core.vectors import IMAGE, Hit, SearchFilter
 from core.vectors.base import CHANNELS, NO_HITS, WORDS, WORDS_FIELD, HybridHits, HybridQuery
 from core.words import FILENAME, Words, terms_of
 from core.words import query_vector as words_query
-from recommender.fusion import rrf
+from recommender.fusion import rrf_arrays
 from recommender.relevance import strong_above
 from services.cache import cache_get, cache_set, digest
 from services.query_language import InvalidQuery, ParsedQuery, parse_query
@@ -170,7 +171,7 @@ def filter_of(runtime: Runtime, session: Session, user: User, viewer: Viewer, pa
     )
 
 
-def fused(query: HybridQuery, hits: HybridHits, limit: int) -> list[int]:
+def fused(query: HybridQuery, hits: HybridHits, limit: int) -> np.ndarray:
     """The ids of the query's plan fused: the CLIP channels into one ranking, then that with
     the words and the all-words rankings."""
     plan, rankings = query.plan(), []
@@ -179,40 +180,49 @@ def fused(query: HybridQuery, hits: HybridHits, limit: int) -> list[int]:
             rankings.append(hits.ranking(stage))
         else:
             inner = [hits.channels.get(channel, NO_HITS).ids for channel in stage.channels]
-            rankings.append([i for i, _ in rrf(inner, query.rrf_k, stage.inner, limit)])
-    return [i for i, _ in rrf(rankings, query.rrf_k, [stage.weight for stage in plan], limit)]
+            rankings.append(rrf_arrays(inner, query.rrf_k, stage.inner, limit)[0])
+    return rrf_arrays(rankings, query.rrf_k, [stage.weight for stage in plan], limit)[0]
 
 
-def rank(hits: HybridHits, order: list[int], score_threshold: float | None = None) -> np.ndarray:
+def rank(hits: HybridHits, order: Sequence[int], score_threshold: float | None = None) -> np.ndarray:
     """The fused ``order`` as rows of ``RANKING`` (id, best dense cosine, the channels that
     found it as bits, strong), computed for the whole list at once. ``score_threshold``
     drops results whose best cosine is below it, unless they hold every word of the query."""
-    ids = np.asarray(order, dtype=np.int64)
-    holding_all = np.isin(ids, hits.all_words.ids)
-    rows = np.zeros(len(ids), dtype=RANKING)
-    rows["id"], rows["strong"] = ids, holding_all
-    best = np.full(len(ids), -np.inf)
+    rows = np.zeros(len(order), dtype=RANKING)
+    rows["id"] = order
+    slot_of = _Slots(rows["id"])
+    rows["strong"][slot_of(hits.all_words.ids)[0]] = True
+    holding_all = rows["strong"].copy()
+    best = np.full(len(rows), -np.inf)
     for channel, found in hits.channels.items():
-        present, scores = _scores_at(ids, found)
-        rows["matched"] |= np.where(present, _BIT[channel], 0).astype(np.uint8)
+        slots, found_at = slot_of(found.ids)
+        rows["matched"][slots] |= _BIT[channel]
         if channel != WORDS:
-            best = np.where(present, np.maximum(best, scores), best)
-            rows["strong"] |= present & (scores >= strong_above(found.scores))
+            scores = np.asarray(found.scores, dtype=np.float64)[found_at]
+            best[slots] = np.maximum(best[slots], scores)
+            rows["strong"][slots] |= scores >= strong_above(found.scores)
     rows["score"] = np.where(np.isfinite(best), best, 0.0).round(6)
     if score_threshold is not None:
         rows = rows[holding_all | (rows["score"] >= score_threshold)]
     return rows
 
 
-def _scores_at(ids: np.ndarray, found) -> tuple[np.ndarray, np.ndarray]:
-    """Which of ``ids`` a channel found, and their scores there (0 where it did not)."""
-    channel_ids = np.asarray(found.ids, dtype=np.int64)
-    if not len(channel_ids):
-        return np.zeros(len(ids), dtype=bool), np.zeros(len(ids))
-    by_id = np.argsort(channel_ids)
-    at = by_id[np.searchsorted(channel_ids, ids, sorter=by_id).clip(max=len(channel_ids) - 1)]
-    present = channel_ids[at] == ids
-    return present, np.where(present, np.asarray(found.scores, dtype=np.float64)[at], 0.0)
+class _Slots:
+    """Where each of a channel's ids stands in a ranking (``ids``, each once): one sort of
+    the ranking serves every channel."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.by_id = np.argsort(ids)
+        self.sorted = ids[self.by_id]
+
+    def __call__(self, channel_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The ranking's slots of the channel's ids it holds, and those ids' places in the channel."""
+        wanted = np.asarray(channel_ids, dtype=np.int64)
+        if not len(wanted) or not len(self.sorted):
+            return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        at = np.searchsorted(self.sorted, wanted).clip(max=len(self.sorted) - 1)
+        found_at = np.flatnonzero(self.sorted[at] == wanted)
+        return self.by_id[at[found_at]], found_at
 
 
 def ranked(rows: np.ndarray) -> list[Ranked]:

@@ -263,7 +263,7 @@ def fused_ids(store, query: HybridQuery, limit: int = 10, where: SearchFilter | 
     """The ids of the ranking text search makes of the store's lists."""
     from services.search import fused
 
-    return fused(query, store.hybrid(query, limit=limit, where=where), limit)
+    return fused(query, store.hybrid(query, limit=limit, where=where), limit).tolist()
 
 
 def test_the_words_channel_ranks_by_bm25_and_reports_who_holds_every_word(store):
@@ -366,7 +366,7 @@ def test_the_fusion_text_search_makes_is_the_engines_own(tmp_path):
     store.upsert(points)
     for text, centre in (("revenue pipeline", centres[0]), ("deploy chart", centres[2]), ("logo", centres[5])):
         query = HybridQuery(centre, query_vector(text), all_words=text, weights=weights)
-        ours = fused(query, store.hybrid(query, limit=40), 40)
+        ours = fused(query, store.hybrid(query, limit=40), 40).tolist()
         nearest = {name: qe.Query.Nearest(centre.tolist(), using=name) for name in (IMAGE, TEXT)}
         sparse = qe.Query.Nearest(qe.SparseVector(list(query.words.indices), list(query.words.values)), using="words")
         holding = qe.Filter(must=[qe.FieldCondition("words", match=qe.MatchText(text))])
