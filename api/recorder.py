@@ -6,14 +6,15 @@ Entries are written in the order asked, in batches: the writer takes what has co
 one transaction, one read and one write of the taste), so that history costs a few
 transactions a second however many searches come, and a burst of searches does not meet a
 write after every answer. Waiting for the writes (``wait_idle``, ``wait_for_earlier``)
-writes what is waiting at once. At most ``WAITING`` entries wait: past that a request waits
+writes what is waiting at once; a person's requests wait only for their own (their
+history, their feed), and only when some are still waiting. At most ``WAITING`` entries wait: past that a request waits
 for room (so a flood of searches on a slow database slows down rather than filling memory,
 and no click is dropped). The process finishes them before it stops."""
 
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from core.errors import ServiceUnavailable
 
@@ -39,6 +40,8 @@ class Recorder:
         """When the oldest waiting entry came (``time.monotonic``)."""
         self._asked = self._done = self._hurry_to = 0
         """Entries asked for and written so far; write at once until ``_done`` reaches ``_hurry_to``."""
+        self._last_of: dict[Hashable, int] = {}
+        """For each person with entries not yet written: the number of their latest (``_asked`` then)."""
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="findimage-recorder", daemon=True)
         self._thread.start()
@@ -48,27 +51,30 @@ class Recorder:
         """Entries asked for and not yet written."""
         return self._asked - self._done
 
-    def record(self, entry) -> None:
-        """Write ``entry`` soon (waiting for room first if ``WAITING`` entries wait); a
-        database or vector store outage only loses it with a warning."""
+    def record(self, entry, who: Hashable = None) -> None:
+        """Write ``entry`` (``who``'s, when given) soon, waiting for room first if
+        ``WAITING`` entries wait; a database or vector store outage only loses it with a warning."""
         self._room.acquire()
         with self._changed:
             if not self._waiting:
                 self._since = time.monotonic()
             self._waiting.append(entry)
             self._asked += 1
+            if who is not None:
+                self._last_of[who] = self._asked
             self._changed.notify_all()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Whether every entry asked for so far is written (within ``timeout`` seconds)."""
-        return self._wait_for(lambda: self._done == self._asked, timeout)
+        with self._changed:
+            return self._wait_for(self._asked, timeout)
 
-    def wait_for_earlier(self, timeout: float = 30.0) -> None:
-        """Wait until every entry asked for before this call is written: forgetting a history
+    def wait_for_earlier(self, who: Hashable = None, timeout: float = 30.0) -> None:
+        """Wait until every entry asked for before this call (``who``'s only, when given) is
+        written: a history or a feed shows the search just made, and forgetting a history
         must not be followed by a search made just before it."""
         with self._changed:
-            asked = self._asked
-        self._wait_for(lambda: self._done >= asked, timeout)
+            self._wait_for(self._asked if who is None else self._last_of.get(who, 0), timeout)
 
     def close(self) -> None:
         with self._changed:
@@ -76,11 +82,14 @@ class Recorder:
             self._changed.notify_all()
         self._thread.join()
 
-    def _wait_for(self, written: Callable[[], bool], timeout: float) -> bool:
-        with self._changed:
-            self._hurry_to = max(self._hurry_to, self._asked)
-            self._changed.notify_all()
-            return self._changed.wait_for(written, timeout)
+    def _wait_for(self, asked: int, timeout: float) -> bool:
+        """Whether the first ``asked`` entries are written (within ``timeout`` seconds),
+        writing them at once; called holding ``_changed``."""
+        if self._done >= asked:
+            return True
+        self._hurry_to = max(self._hurry_to, asked)
+        self._changed.notify_all()
+        return self._changed.wait_for(lambda: self._done >= asked, timeout)
 
     def _next_batch(self) -> list:
         """The entries to write next, once the oldest has lingered (or someone waits for
@@ -107,6 +116,8 @@ class Recorder:
             finally:
                 with self._changed:
                     self._done += len(batch)
+                    for who in [who for who, last in self._last_of.items() if last <= self._done]:
+                        del self._last_of[who]
                     self._changed.notify_all()
                 for _ in batch:
                     self._room.release()

@@ -27,11 +27,15 @@ KEPT_ENVIRONMENT = {"FINDIMAGE_TEST_DATABASE_URL", "FINDIMAGE_TEST_ARTIFACTS", "
 
 
 @pytest.fixture(autouse=True)
-def settled_requests(monkeypatch):
+def settled_requests(request, monkeypatch):
     """A test client's request returns once the app has also written what it writes after
     answering (``api.recorder``: history and taste), as a person would see it a moment
-    later; an app under a live server (the browser tests) is not waited for."""
+    later; an app under a live server (the browser tests) is not waited for, nor one in a
+    test marked ``unsettled`` (what a request sees of the writes before it is its subject)."""
     from starlette.testclient import TestClient
+
+    if request.node.get_closest_marker("unsettled"):
+        return
 
     request = TestClient.request
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from api.deps import CallerDep, RuntimeDep, asking, on_one_thread
+from api.deps import CallerDep, RecorderDep, RuntimeDep, asking, on_one_thread
 from core.models import file_url, thumbnail_url
 from services.feed import feed_page
 
@@ -44,6 +44,7 @@ class FeedResponse(BaseModel):
 def feed(
     caller: CallerDep,
     runtime: RuntimeDep,
+    recorder: RecorderDep,
     cursor: Annotated[int | None, Query(ge=0, description="``next_cursor`` of the previous page; none: a new scroll")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
 ):
@@ -53,6 +54,7 @@ def feed(
     when there are no more, ``caught_up`` and images shown before, least recently shown
     first. The pages of one scroll (each asked for with the last one's ``next_cursor``)
     never repeat an image until every one you may see has been on them."""
+    recorder.wait_for_earlier(caller.id)  # the search or click just made pulls the taste already
     with asking(runtime, caller) as (session, _, viewer):
         found = feed_page(runtime, session, caller.id, viewer, limit, since=None if cursor is None else cursor / 1000)
     return FeedResponse(

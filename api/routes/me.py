@@ -33,7 +33,7 @@ def my_history(
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ):
     """Your searches, clicks and likes, newest first."""
-    recorder.wait_for_earlier()  # the search just made is in it
+    recorder.wait_for_earlier(caller.id)  # the search just made is in it
     return [
         HistoryItem(**vars(e), thumbnail_url=thumbnail_url(e.image_id) if e.image_id else None)
         for e in history(session, caller.id, (page - 1) * limit, limit)
@@ -44,6 +44,6 @@ def my_history(
 def forget_my_history(caller: CallerDep, session: SessionDep, recorder: RecorderDep) -> Response:
     """Forget your searches, clicks and likes, what your feed showed you, and the taste
     learned from them. Your feed starts over."""
-    recorder.wait_for_earlier()  # the searches just made are in the history before it goes
+    recorder.wait_for_earlier(caller.id)  # the searches just made are in the history before it goes
     forget(session, caller.id)
     return Response(status_code=204)

@@ -97,7 +97,7 @@ def search(
     filters = {k: v for k, v in {"source": where.source, "channel": channel, "uploader": uploader,
                                  "after": after and after.isoformat(), "before": before and before.isoformat(),
                                  "score_threshold": score_threshold}.items() if v is not None}
-    recorder.record(search_entry(caller.id, query, found, filters, page))
+    recorder.record(search_entry(caller.id, query, found, filters, page), who=caller.id)
     return SearchResponse(
         query=query,
         page=found.page,
@@ -128,7 +128,7 @@ def similar(
     with asking(runtime, caller) as (session, _, viewer):
         found = similar_to(runtime, image_id, page, SearchFilter(audience=viewer.tokens()))
         results = _results(session, caller.id, found.results)
-    recorder.record(click_entry(caller.id, image_id, found, {}, page))
+    recorder.record(click_entry(caller.id, image_id, found, {}, page), who=caller.id)
     return SimilarResponse(image_id=image_id, page=page, results=results)
 
 
@@ -174,7 +174,8 @@ def search_similar(
                                           SearchFilter(audience=viewer.tokens()))
         liked = liked_among(session, caller.id, (hit.id for hit in hits))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
-    recorder.record(Entry.of(SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits))))
+    recorder.record(Entry.of(SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits))),
+                    who=caller.id)
     base = str(request.base_url).rstrip("/")
     results = [
         ExampleResult(

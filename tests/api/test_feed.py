@@ -1,10 +1,14 @@
 """Likes, history and the personal feed, on real embedded parts with placed vectors:
 three unrelated topics of 20 images each, so what a taste should bring up is known."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
+from api.recorder import Recorder
 from core.vectors import IMAGE, VectorPoint
+from services.signals import record
 from tests.factories import bearer, place
 
 DIM = 32
@@ -83,6 +87,19 @@ def test_one_users_signals_never_reach_anothers_feed(client, app_runtime, topics
 
 
 def test_a_search_counts_toward_the_taste_with_its_reason(client, app_runtime, topics):
+    ana = bearer(app_runtime, "ana")
+    assert client.get("/api/search", params={"q": "anything"}, headers=ana).status_code == 200
+    page = feed(client, ana)
+    assert page["personal"] and page["results"][0]["reason"] == "because you searched 'anything'"
+
+
+@pytest.mark.unsettled
+def test_the_feed_right_after_a_search_has_its_pull(client, app_runtime, topics):
+    """The history writer lingers to write searches in batches; the feed opened next waits
+    for the searcher's own."""
+    app = client.app
+    app.state.recorder.close()
+    app.state.recorder = Recorder(partial(record, app_runtime), linger=60)  # a write surely still waits
     ana = bearer(app_runtime, "ana")
     assert client.get("/api/search", params={"q": "anything"}, headers=ana).status_code == 200
     page = feed(client, ana)

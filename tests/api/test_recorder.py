@@ -63,3 +63,14 @@ def test_closing_writes_what_waits():
     recorder.record("a click")
     recorder.close()
     assert written == ["a click"]
+
+
+def test_a_person_waits_for_their_own_writes_only_and_has_them_written_at_once():
+    written = []
+    recorder = Recorder(written.extend, linger=60)
+    recorder.record("ana's search", who="ana")
+    recorder.wait_for_earlier("bob")  # bob has nothing waiting: no wait, and ana's still lingers
+    assert written == [] and recorder.pending == 1
+    recorder.wait_for_earlier("ana")  # her feed or history next: written now, not in 60 s
+    assert written == ["ana's search"]
+    recorder.close()
