@@ -7,9 +7,10 @@ one transaction, one read and one write of the taste), so that history costs a f
 transactions a second however many searches come, and a burst of searches does not meet a
 write after every answer. Waiting for the writes (``wait_idle``, ``wait_for_earlier``)
 writes what is waiting at once; a person's requests wait only for their own (their
-history, their feed), and only when some are still waiting. At most ``WAITING`` entries wait: past that a request waits
-for room (so a flood of searches on a slow database slows down rather than filling memory,
-and no click is dropped). The process finishes them before it stops."""
+history, their feed), and only when some are still waiting. At most ``WAITING`` entries
+wait: past that a request waits for room (so a flood of searches on a slow database slows
+down rather than filling memory, and no click is dropped). The process finishes them
+before it stops."""
 
 import logging
 import threading
