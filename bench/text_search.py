@@ -221,7 +221,7 @@ def quality(runtime: Runtime, ids: list[int], queries: list[tuple[int, str]]) ->
         return found
 
     def fused_only(query: HybridQuery) -> list[int]:
-        return fused(query, space.vectors.hybrid(query, MAX_RANKED), MAX_RANKED)
+        return fused(query, space.vectors.hybrid(query, MAX_RANKED), MAX_RANKED).tolist()
 
     def clip_only(text):
         return fused_only(HybridQuery(space.embedder.embed_texts([text])[0], None))
