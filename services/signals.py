@@ -45,10 +45,6 @@ class Entry(NamedTuple):
     vector: np.ndarray | None = None
     space_id: int | None = None
 
-    @classmethod
-    def of(cls, event: SearchEvent, vector: np.ndarray | None = None, space_id: int | None = None) -> "Entry":
-        return cls({column: getattr(event, column) for column in _EVENT_COLUMNS}, vector, space_id)
-
 
 def search_entry(user_id: int, query: str, found, filters: dict, page: int = 1) -> Entry:
     """A text search (``found``: its ``services.search.SearchPage``) for the user's history
@@ -60,6 +56,12 @@ def click_entry(user_id: int, image_id: int, found, filters: dict, page: int = 1
     """A "more like this" (``found``: its ``services.similar`` page) for the user's history
     and, a first page, their taste."""
     return _entry(user_id, SearchKind.click, found, filters, page, image_id=image_id, vector=found.clicked_vector)
+
+
+def example_entry(user_id: int, described: str, result_count: int) -> Entry:
+    """A search by an example image, for the user's history only (the image is not kept,
+    so nothing of it can be derived again for the taste)."""
+    return Entry(_event_row(user_id=user_id, kind=SearchKind.image, query=described, result_count=result_count))
 
 
 def record(runtime: Runtime, entries: Sequence[Entry]) -> None:
@@ -83,12 +85,6 @@ def record(runtime: Runtime, entries: Sequence[Entry]) -> None:
                 raise  # the database or the vector store is out: for everyone
             except Exception:  # one person's failure is not the others'
                 log.exception("%d searches and clicks of user %s not recorded", len(mine), user_id)
-
-
-def record_event(runtime: Runtime, event: SearchEvent, vector: np.ndarray | None, space_id: int | None = None) -> None:
-    """Keep a search or click in the user's history and, with its vector (in vector space
-    ``space_id``), in their taste."""
-    record(runtime, [Entry.of(event, vector, space_id)])
 
 
 def record_search(runtime: Runtime, user_id: int, query: str, found, filters: dict, page: int = 1) -> None:

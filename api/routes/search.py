@@ -9,11 +9,11 @@ from pydantic import BaseModel
 from api.deps import CallerDep, RecorderDep, RuntimeDep, asking, on_one_thread
 from core.errors import InvalidRequest
 from core.likes import liked_among
-from core.models import ImageSource, SearchEvent, SearchKind, file_url, thumbnail_url
+from core.models import ImageSource, file_url, thumbnail_url
 from core.vectors import SearchFilter
 from services.query_language import parse_query
 from services.search import filter_of, search_by_example, search_text
-from services.signals import Entry, click_entry, search_entry
+from services.signals import click_entry, example_entry, search_entry
 from services.similar import MAX_PAGES, similar_to
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -174,8 +174,7 @@ def search_similar(
                                           SearchFilter(audience=viewer.tokens()))
         liked = liked_among(session, caller.id, (hit.id for hit in hits))
     described = f"{image_file.filename or 'upload'} ({checked.mime}, {checked.width}x{checked.height}, {len(data):,} bytes)"
-    recorder.record(Entry.of(SearchEvent(user_id=caller.id, kind=SearchKind.image, query=described, result_count=len(hits))),
-                    who=caller.id)
+    recorder.record(example_entry(caller.id, described, len(hits)), who=caller.id)
     base = str(request.base_url).rstrip("/")
     results = [
         ExampleResult(

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from core.access import Viewer
-from core.models import ImageSource, LikeSource, SearchEvent, SearchKind, Signal, SpaceState, Taste, User, VectorSpace
+from core.models import ImageSource, LikeSource, Signal, SpaceState, Taste, User, VectorSpace
 from core.spaces import records as spaces
 from core.spaces.records import cancel_reindex, start_reindex
 from core.vectors import AUDIENCE, IMAGE, TEXT
@@ -15,7 +15,7 @@ from services.feed import feed_page
 from services.ingest import submit_image
 from services.queue import ingest_queue
 from services.search import search_text
-from services.signals import like, record_event
+from services.signals import like, record_search
 from tests.worker.test_jobs import run_jobs, submit
 from worker.context import using_runtime
 from worker.reindex import space_watcher
@@ -52,8 +52,7 @@ def test_reindex_fills_a_new_space_while_search_uses_the_old_then_switches(small
         session.commit()
         like(runtime, session, user.id, ids[0], LikeSource.web)
     found = search_text(runtime, "a red square")
-    record_event(runtime, SearchEvent(user_id=user.id, kind=SearchKind.text, query="a red square"),
-                 found.query_vector, found.space_id)
+    record_search(runtime, user.id, "a red square", found, {})
 
     space = begin(runtime, other_model)
     assert runtime.building.id == space.id and runtime.building.embedder.dim == 16
