@@ -7,7 +7,9 @@ A page is read from the messages (``conversations.history``, 200 a call, and eac
 ``conversations.replies``: the text around an image becomes its caption) or from the files
 (``files.list``, 100 image files a call: names and titles only). ``slack.history_from =
 auto`` reads messages until Slack holds the app to 15 messages a call (apps distributed
-outside the Marketplace, at 1 call a minute), then the rest of the conversation by its files.
+outside the Marketplace, at 1 call a minute), then the whole span again by its files: a reply
+posted since those 15 messages to a thread begun before them is only there (what the
+messages found is queued once, and counted once).
 
 The history lists a thread under its first message, so a backfill that starts at a time
 (``since``) does not see replies posted since then to threads begun before it. Once its
@@ -52,6 +54,8 @@ class _Page:
     total: int | None = None
     facts: dict = field(default_factory=dict)
     """What the first step learnt of the conversation (``public``)."""
+    found_again: bool = False
+    """The next source reads this page's span again: its images are counted there."""
 
 
 def backfill_step(team: str, channel: str) -> str:
@@ -78,7 +82,7 @@ def backfill_step(team: str, channel: str) -> str:
             return row.state if row else "gone"  # cancelled, or another step got here first
         for key, value in {**page.facts, **page.moved}.items():
             setattr(row, key, value)
-        row.seen, row.queued = row.seen + len(page.found), row.queued + queued
+        row.seen, row.queued = row.seen + (0 if page.found_again else len(page.found)), row.queued + queued
         row.total = max(page.total if page.total is not None else row.total, row.seen)
         row.state, row.updated_at = "done" if page.done else "running", utcnow()
         session.add(row)
@@ -115,20 +119,19 @@ def _read_messages(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _P
                 found += _images_of(reply, at.channel, thread=message.get("text"))
     cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
     more = bool(answer.get("has_more") and cursor)
-    moved = {"page": at.page + 1, "cursor": cursor}
+    moved, again = {"page": at.page + 1, "cursor": cursor}, False
     if not more and at.since > 0:  # then the replies to threads begun before ``since``
         more, moved = True, {"source": "threads", "page": 1, "cursor": None}
     elif more and runtime.settings.slack.history_from == "auto" and len(messages) <= HELD_PAGE:
-        # Slack holds this app to its lowest history limit: read the rest by its files.
-        oldest = min((float(m["ts"]) for m in messages), default=at.until)
-        moved = {"source": "files", "page": 1, "cursor": None, "until": oldest}
-        log.info("Slack gives %s 15 messages a call: the rest of its history is read from files.list", at.channel)
+        # Slack holds this app to its lowest history limit: read the span by its files.
+        moved, again = {"source": "files", "page": 1, "cursor": None}, True
+        log.info("Slack gives %s 15 messages a call: its history is read from files.list", at.channel)
     facts, total = {}, None
     if first:  # the conversation's kind and size, once (two calls)
         facts["public"] = is_public_channel(runtime.settings, at.channel)
         counted = _files_page(client, at, count=1)
         total = int((counted.get("paging") or {}).get("total", 0))
-    return _Page(found, moved, done=not more, total=total, facts=facts)
+    return _Page(found, moved, done=not more, total=total, facts=facts, found_again=again)
 
 
 def _read_old_threads(runtime: Runtime, client: WebClient, at: SlackBackfill) -> _Page:

@@ -171,16 +171,19 @@ def test_a_history_of_messages_and_threads_gives_its_images_their_words(bot, con
 @pytest.mark.parametrize("history_from", ["auto"])
 def test_an_app_held_to_slacks_lowest_history_limit_reads_the_rest_by_files(bot, conversation, bot_runtime):
     conversation.history_limit = 3  # what Slack gives an app distributed outside its Marketplace
+    # The newest image: a reply today to a thread begun long before the messages Slack gives.
+    conversation.add_file("FLATE", distinct_jpeg(53), channel="C2", public=False, ts="1700000040.000100")
+    conversation.post("C2", "1700000040.000100", "one more", files=("FLATE",), thread_ts="1700000002.000100")
     event(bot, {"type": "member_joined_channel", "user": "UBOT", "channel": "C2", "channel_type": "G"})
     settle(bot, timeout=60)
     found = captions(bot_runtime)
-    assert sorted(found) == sorted([f"F{n}" for n in range(22)] + ["FR1", "FR2", "FGONE"])  # files.list: no tombstones
+    assert sorted(found) == sorted([f"F{n}" for n in range(22)] + ["FR1", "FR2", "FGONE", "FLATE"])  # no tombstones
     assert len(conversation.called("conversations.history")) == 1  # one call, then files.list
     assert not conversation.called("conversations.replies")
     assert set(found.values()) == {None}  # files.list knows no message text (and the titles are the names)
     with bot_runtime.session() as session:
         row = session.get(SlackBackfill, ("T1", "C2"))
-        assert (row.state, row.source) == ("done", "files")
+        assert (row.state, row.source, row.seen) == ("done", "files", 26)  # each image counted once
 
 
 def test_a_reply_posted_live_is_captioned_with_its_thread(bot, slack, bot_runtime):
