@@ -15,6 +15,7 @@ share; one far from every interest leaves the taste as it is (the image itself i
 out of the feed all the same).
 """
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,22 +82,29 @@ def update_taste(
     vector = unit(signal.vector)
     sums, weights = current.sums.copy(), current.weights.copy()
     exemplars = [list(ex) for ex in current.exemplars]
-    if len(weights):
-        similarity = unit(sums) @ vector
-        nearest = int(np.argmax(similarity))
+    similarity = unit(sums) @ vector if len(weights) else None
     if weight < 0:
-        if len(weights) and similarity[nearest] >= join_above:
+        if similarity is not None and similarity[nearest := int(similarity.argmax())] >= join_above:
             sums[nearest] += weight * vector
             weights[nearest] += weight
-    elif not len(weights) or (similarity[nearest] < join_above and len(weights) < max_interests):
+    elif (joined := _joined(similarity, max_interests, join_above)) is None:
         sums = np.vstack([sums, weight * vector[None, :]]).astype(np.float32)
         weights = np.append(weights, weight).astype(np.float32)
         exemplars.append([(signal.id, weight)])
     else:
-        sums[nearest] += weight * vector
-        weights[nearest] += weight
-        exemplars[nearest] = _strongest(exemplars[nearest] + [(signal.id, weight)])
+        sums[joined] += weight * vector
+        weights[joined] += weight
+        exemplars[joined] = _strongest(exemplars[joined] + [(signal.id, weight)])
     return Taste(sums, weights, current.at, exemplars)
+
+
+def _joined(similarity: np.ndarray | None, max_interests: int, join_above: float) -> int | None:
+    """The interest a positive signal joins, by its cosine ``similarity`` to each: the nearest
+    when close enough or when there is no room for more; None for a new interest."""
+    if similarity is None:
+        return None
+    nearest = int(similarity.argmax())
+    return nearest if similarity[nearest] >= join_above or len(similarity) >= max_interests else None
 
 
 def build_taste(
@@ -112,41 +120,89 @@ def build_taste(
     the incremental updates saw them), the assignment refined by weighted spherical
     k-means, then the negative ones taken off the interests they are close to."""
     ordered = sorted((s for s in signals if s.weight >= 0), key=lambda s: (s.at, s.id))
-    taste = Taste.empty(dim, ordered[0].at if ordered else now)
-    for signal in ordered:
-        taste = update_taste(taste, signal, half_life, max_interests, join_above)
-    if len(taste) < 2:
-        taste = decayed(taste, now, half_life)
+    if not ordered:
+        taste = Taste.empty(dim, now)
     else:
-        taste = _refined(taste, ordered, now, half_life, iterations)
+        vectors = unit(np.stack([s.vector for s in ordered]).astype(np.float32))
+        taste = _replayed(ordered, vectors, half_life, max_interests, join_above)
+        if len(taste) < 2:
+            taste = decayed(taste, now, half_life)
+        else:
+            taste = _refined(taste, ordered, vectors, now, half_life, iterations)
     for signal in sorted((s for s in signals if s.weight < 0), key=lambda s: (s.at, s.id)):
         taste = update_taste(taste, signal, half_life, max_interests, join_above)
     return decayed(taste, now, half_life)
 
 
-def _refined(taste: Taste, ordered: list[Signal], now: float, half_life: float, iterations: int) -> Taste:
-    """The interests of ``taste`` re-found by weighted spherical k-means over its signals."""
-    vectors = unit(np.stack([s.vector for s in ordered]).astype(np.float32))
-    weights = np.array([s.weight * decay_factor(now - s.at, half_life) for s in ordered], np.float32)
+def _replayed(ordered: list[Signal], vectors: np.ndarray, half_life: float, max_interests: int,
+              join_above: float) -> Taste:
+    """What ``update_taste`` makes of the positive ``ordered`` signals (unit ``vectors``)
+    folded one by one, in one pass over arrays. Decay scales every sum alike, so it changes
+    no direction and no choice of interest: the sums are kept undecayed here (each signal
+    weighted ``2 ** (age / half_life)`` from a base time, moved on before that grows large)
+    and decayed once at the end."""
+    sums, weights = np.zeros((max_interests, vectors.shape[1])), np.zeros(max_interests)
+    inverse_norms = np.zeros(max_interests)  # 0 for a zero sum: its direction is nothing, as unit() says
+    exemplars: list[list[tuple[int, float]]] = []
+    base, count = ordered[0].at, 0
+    for signal, vector in zip(ordered, vectors.astype(np.float64)):
+        growth = (signal.at - base) / half_life
+        if growth > 64:  # keep the numbers in range: decay what there is to this signal's time
+            factor = 0.5**growth
+            sums *= factor
+            inverse_norms /= factor
+            weights *= factor
+            exemplars = [[(sid, w * factor) for sid, w in ex] for ex in exemplars]
+            base, growth = signal.at, 0.0
+        weight = signal.weight * 2.0**growth
+        similarity = (sums[:count] @ vector) * inverse_norms[:count] if count else None
+        joined = _joined(similarity, max_interests, join_above)
+        if joined is None:
+            joined, count = count, count + 1
+            exemplars.append([(signal.id, weight)])
+        else:
+            exemplars[joined] = _strongest(exemplars[joined] + [(signal.id, weight)])
+        row = sums[joined]
+        row += weight * vector
+        norm = math.sqrt(row @ row)
+        inverse_norms[joined] = 1 / norm if norm > 0 else 0.0
+        weights[joined] += weight
+    at = ordered[-1].at
+    factor = 0.5 ** ((at - base) / half_life)
+    exemplars = [[(sid, w * factor) for sid, w in ex] for ex in exemplars]
+    return Taste((sums[:count] * factor).astype(np.float32), (weights[:count] * factor).astype(np.float32), at,
+                 exemplars)
+
+
+def _refined(taste: Taste, ordered: list[Signal], vectors: np.ndarray, now: float, half_life: float,
+             iterations: int) -> Taste:
+    """The interests of ``taste`` re-found by weighted spherical k-means over its signals.
+    The weights are decayed to the newest signal in float64 (the clustering is the same at any
+    common scale), and the result to ``now`` at the end: signals many half-lives old weigh
+    almost nothing, never exactly nothing to the clustering."""
+    at = ordered[-1].at
+    weights = np.array([s.weight * decay_factor(at - s.at, half_life) for s in ordered])
     centres = unit(taste.sums)
     assignment = np.argmax(vectors @ centres.T, axis=1)
     for _ in range(iterations):
-        sums = np.zeros_like(centres)
-        np.add.at(sums, assignment, weights[:, None] * vectors)
+        sums = _summed(assignment, len(centres), weights, vectors)
         kept = np.flatnonzero(np.linalg.norm(sums, axis=1) > 0)  # an interest may lose all its signals
+        if not len(kept):  # nothing weighs anything
+            return decayed(taste, now, half_life)
         centres = unit(sums[kept])
         new_assignment = np.argmax(vectors @ centres.T, axis=1)
         if len(kept) == len(sums) and np.array_equal(new_assignment, assignment):
             break
         assignment = new_assignment
-    sums = np.zeros_like(centres)
-    np.add.at(sums, assignment, weights[:, None] * vectors)
-    totals = np.bincount(assignment, weights=weights, minlength=len(centres)).astype(np.float32)
-    exemplars = [
-        _strongest([(s.id, float(w)) for s, w, a in zip(ordered, weights, assignment) if a == i])
-        for i in range(len(centres))
-    ]
-    return Taste(sums.astype(np.float32), totals, max(now, taste.at), exemplars)
+    factor = decay_factor(now - at, half_life)
+    sums = _summed(assignment, len(centres), weights, vectors) * factor
+    totals = np.bincount(assignment, weights=weights, minlength=len(centres)) * factor
+    ids = np.array([s.id for s in ordered])
+    strongest_first = np.lexsort((ids, -weights))  # as _strongest orders them
+    exemplars = [[(int(ids[j]), float(weights[j] * factor))
+                  for j in strongest_first[assignment[strongest_first] == i][:EXEMPLARS]]
+                 for i in range(len(centres))]
+    return Taste(sums.astype(np.float32), totals.astype(np.float32), max(now, at), exemplars)
 
 
 def interests(taste: Taste, now: float, half_life: float, least_share: float = 0.05) -> list[Interest]:
@@ -164,6 +220,13 @@ def interests(taste: Taste, now: float, half_life: float, least_share: float = 0
         Interest(unit(current.sums[i]), float(shares[i]) / kept_total, [sid for sid, _ in current.exemplars[i]])
         for i in keep
     ]
+
+
+def _summed(assignment: np.ndarray, clusters: int, weights: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Per cluster, the weighted sum of its vectors (one matrix product)."""
+    members = np.zeros((clusters, len(vectors)), weights.dtype)
+    members[assignment, np.arange(len(vectors))] = weights
+    return members @ vectors
 
 
 def _strongest(exemplars: list[tuple[int, float]]) -> list[tuple[int, float]]:

@@ -79,6 +79,15 @@ def test_an_unlike_rebuilt_without_its_signal_forgets_it_entirely():
     assert build_taste([], 8, 0, HALF_LIFE).weights.size == 0
 
 
+def test_a_rebuild_of_signals_hundreds_of_half_lives_old_fades_them_and_still_clusters_the_rest():
+    old = [Signal(i, E[i % 2], 1.0, i * DAY) for i in range(4)]  # two interests, then a year of nothing
+    assert interests(build_taste(old, 8, 400 * DAY, DAY), 400 * DAY, DAY) == []  # faded (it used to fail)
+    recent = [Signal(10 + i, unit(E[i % 2] + 0.1 * E[5]), 1.0, 300 * DAY + i) for i in range(6)]
+    rebuilt = interests(build_taste(old + recent, 8, 301 * DAY, DAY), 301 * DAY, DAY)
+    assert [round(i.share, 3) for i in rebuilt] == [0.5, 0.5]
+    assert sorted(sorted(i.exemplars) for i in rebuilt) == [[10, 12, 14], [11, 13, 15]]
+
+
 def test_quotas_follow_the_shares_and_every_interest_gets_a_slot():
     assert quotas([0.75, 0.25], 24) == [18, 6]
     assert quotas([0.5, 0.3, 0.2], 10) == [5, 3, 2]
