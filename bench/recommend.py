@@ -19,7 +19,9 @@ the embedded Qdrant Edge store and SQLite); ours again with users who mark a thi
 the strays they are shown "not interested" (``services.signals.not_interested``);
 random, most-liked (across all users), the
 mean of the user's liked vectors, and Qdrant's recommend with best_score over the liked
-items. Then the feed's latency (``feed_page``, in process) for a user with 30 likes over
+items. Then how long the exact rebuild of a taste takes (``recommender.taste.build_taste``,
+what an unlike or a forget runs) for a person with ``--rebuild-signals`` signals, and the
+feed's latency (``feed_page``, in process) for a user with 30 likes over
 ``--latency-points`` items.
 """
 
@@ -38,7 +40,7 @@ from shared import add_image_rows, parse, touch_store
 
 from core.access import EVERYONE, Viewer
 from core.accounts import create_user
-from core.config import Settings, WorkerSettings
+from core.config import Settings, TasteSettings, WorkerSettings
 from core.db import create_db_engine, session_scope
 from core.models import LikeSource
 from core.runtime import Runtime
@@ -48,6 +50,7 @@ from core.storage import FileStore
 from core.valkey import EmbeddedValkey, connect_redis
 from core.vectors import AUDIENCE, IMAGE, SearchFilter, VectorPoint, open_vector_store
 from core.vectors.base import as_list
+from recommender.taste import Signal, build_taste
 from services.feed import feed_page
 from services.signals import like, not_interested
 
@@ -228,6 +231,26 @@ def feed_latency(points: int, work: Path, cache: redis.Redis, samples: int = 60)
     return statistics.median(times[5:])
 
 
+def rebuild_time(world: World, signals: int, samples: int = 5) -> float:
+    """Median seconds of one exact rebuild of a person's taste from ``signals`` signals over
+    90 days: likes, clicks and searches (weights 1.0, 0.3, 0.5) near three topics, a stray
+    in ten, a "not interested" in fifty (the settings' half-life and interests)."""
+    rng = np.random.default_rng(7)
+    topics = list(world.tastes(1)[0])
+    chosen = [int(rng.choice(world.ids[world.topic == rng.choice(topics)])) if rng.random() > 0.1
+              else int(rng.choice(world.ids)) for _ in range(signals)]
+    weights = rng.choice([1.0, 0.3, 0.5, -1.0], signals, p=[0.2, 0.5, 0.28, 0.02])
+    times = np.sort(rng.uniform(0, 90 * 86400, signals))
+    made = [Signal(n, world.vectors[i - 1], float(w), float(t)) for n, (i, w, t) in enumerate(zip(chosen, weights, times))]
+    params = TasteSettings()
+    took = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        build_taste(made, DIM, 90 * 86400, params.half_life, params.max_interests, params.join_above)
+        took.append(time.perf_counter() - started)
+    return statistics.median(took)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=20_000)
@@ -240,12 +263,16 @@ def main() -> None:
     parser.add_argument("--stores", type=Path, help="keep the latency stores here and reuse them in later runs "
                         "(indexing 1M points takes tens of minutes on 2 cores)")
     parser.add_argument("--latency-only", action="store_true", help="skip the quality simulation")
-    args = parse(parser, items=2000, topics=40, users=4, rounds=2, latency_points=[5000])
+    parser.add_argument("--rebuild-signals", type=int, default=5000)
+    args = parse(parser, items=2000, topics=40, users=4, rounds=2, latency_points=[5000], rebuild_signals=500)
 
     with tempfile.TemporaryDirectory(prefix="findimage-bench-") as tmp, EmbeddedValkey(Path(tmp) / "valkey") as url:
         cache = connect_redis(url)
         if not args.latency_only:
             quality(args, Path(tmp) / "quality", cache)
+        world = World(args.items, args.topics, sibling_spread=args.sibling_spread)
+        print(f"\nexact taste rebuild (an unlike, a forget), {args.rebuild_signals:,} signals: "
+              f"p50 {1000 * rebuild_time(world, args.rebuild_signals):.0f} ms (the math only)")
         print("\nfeed latency (feed_page in process, user with 30 likes, embedded Qdrant Edge + SQLite):")
         for points in args.latency_points:
             p50 = feed_latency(points, (args.stores or Path(tmp)) / f"latency-{points}", cache)
