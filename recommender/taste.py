@@ -69,8 +69,7 @@ def decay_factor(elapsed: float, half_life: float) -> float:
 def decayed(taste: Taste, now: float, half_life: float) -> Taste:
     """The same taste seen from ``now``: every sum and weight multiplied by the decay."""
     f = decay_factor(now - taste.at, half_life)
-    exemplars = [[(sid, w * f) for sid, w in ex] for ex in taste.exemplars]
-    return Taste(taste.sums * f, taste.weights * f, max(now, taste.at), exemplars)
+    return Taste(taste.sums * f, taste.weights * f, max(now, taste.at), _scaled(taste.exemplars, f))
 
 
 def update_taste(
@@ -152,7 +151,7 @@ def _replayed(ordered: list[Signal], vectors: np.ndarray, half_life: float, max_
             sums *= factor
             inverse_norms /= factor
             weights *= factor
-            exemplars = [[(sid, w * factor) for sid, w in ex] for ex in exemplars]
+            exemplars = _scaled(exemplars, factor)
             base, growth = signal.at, 0.0
         weight = signal.weight * 2.0**growth
         similarity = (sums[:count] @ vector) * inverse_norms[:count] if count else None
@@ -169,9 +168,8 @@ def _replayed(ordered: list[Signal], vectors: np.ndarray, half_life: float, max_
         weights[joined] += weight
     at = ordered[-1].at
     factor = 0.5 ** ((at - base) / half_life)
-    exemplars = [[(sid, w * factor) for sid, w in ex] for ex in exemplars]
     return Taste((sums[:count] * factor).astype(np.float32), (weights[:count] * factor).astype(np.float32), at,
-                 exemplars)
+                 _scaled(exemplars, factor))
 
 
 def _refined(taste: Taste, ordered: list[Signal], vectors: np.ndarray, now: float, half_life: float,
@@ -227,6 +225,11 @@ def _summed(assignment: np.ndarray, clusters: int, weights: np.ndarray, vectors:
     members = np.zeros((clusters, len(vectors)), weights.dtype)
     members[assignment, np.arange(len(vectors))] = weights
     return members @ vectors
+
+
+def _scaled(exemplars: list[list[tuple[int, float]]], factor: float) -> list[list[tuple[int, float]]]:
+    """The exemplars with their weights multiplied by ``factor`` (a decay)."""
+    return [[(sid, w * factor) for sid, w in ex] for ex in exemplars]
 
 
 def _strongest(exemplars: list[tuple[int, float]]) -> list[tuple[int, float]]:
