@@ -3,7 +3,7 @@
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from core.db import ids_of
+from core.db import IdsQuery
 from core.models import Image, Like
 
 
@@ -30,6 +30,9 @@ def liked_among(session: Session, user_id: int, image_ids) -> set[int]:
     return set(session.connection().execute(_LIKED_AMONG, {"user_id": user_id, "ids": ids}).scalars())
 
 
+_LIKED = IdsQuery(select(_LIKES.c.image_id).where(_LIKES.c.user_id == bindparam("user_id")))
+
+
 def liked_ids(session: Session, user_id: int) -> list[int]:
     """Every image the user likes (``is:liked``)."""
-    return ids_of(session, select(Like.image_id).where(Like.user_id == user_id))
+    return _LIKED(session, user_id=user_id)

@@ -23,14 +23,15 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import chain
 
 import numpy as np
-from sqlalchemy import Row, and_, func, or_, union_all
+from sqlalchemy import Row, and_, bindparam, func, or_, union_all
 from sqlmodel import Session, col, select
 
 from core.access import Viewer
-from core.db import ids_of, upsert_for
+from core.db import IdsQuery, upsert_of
 from core.likes import liked_among
 from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, NotInterested, Signal, SignalKind
@@ -180,11 +181,8 @@ def _pools_key(space: OpenSpace, user_id: int, taste, where: SearchFilter) -> st
 
 def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int, tuple]:
     """For each picked image, the signal of its interest that is closest to it."""
-    ids = {sid for interest in found for sid in interest.exemplars}
-    rows = session.connection().execute(  # rows, not ORM objects: a page's dozens of signals
-        select(Signal.id, Signal.kind, Signal.image_id, Signal.query, Signal.vector, Image.caption)
-        .select_from(Signal).outerjoin(Image, col(Image.id) == Signal.image_id).where(col(Signal.id).in_(ids))
-    ).all()
+    ids = list({sid for interest in found for sid in interest.exemplars})
+    rows = session.connection().execute(_EXEMPLARS, {"ids": ids}).all()
     signals = {row.id: row for row in rows}
     captions = {row.image_id: row.caption for row in rows}
     candidates = [[signals[s] for s in interest.exemplars if s in signals] for interest in found]
@@ -199,6 +197,12 @@ def _reasons(session: Session, found: list[Interest], picked: list) -> dict[int,
         best = candidates[source][int(np.argmax(directions[source] @ vector))]
         reasons[image_id] = _reason(best, captions.get(best.image_id))
     return reasons
+
+
+_EXEMPLARS = (select(Signal.id, Signal.kind, Signal.image_id, Signal.query, Signal.vector, Image.caption)
+              .select_from(Signal).outerjoin(Image, col(Image.id) == Signal.image_id)
+              .where(col(Signal.id).in_(bindparam("ids", expanding=True))))
+"""Signals with their images' captions, as rows (a page's dozens of signals; built once)."""
 
 
 def _reason(signal: Row, caption: str | None) -> tuple[str, int | None, str | None]:
@@ -272,29 +276,44 @@ def _shown_before(
 
 
 def _hidden(session: Session, user_id: int) -> set[int]:
-    return set(session.exec(select(NotInterested.image_id).where(NotInterested.user_id == user_id)).all())
+    return set(_HIDDEN(session, user_id=user_id))
 
 
 def _excluded(runtime: Runtime, session: Session, user_id: int, now: float) -> set[int]:
     since = datetime.fromtimestamp(now, UTC) - timedelta(days=runtime.settings.feed.forget_shown_after_days)
-    liked = select(Like.image_id).where(Like.user_id == user_id)
-    shown = (
-        select(Impression.image_id)
-        .where(Impression.user_id == user_id, col(Impression.shown_at) >= since)
-        .order_by(col(Impression.shown_at).desc())
-        .limit(MAX_EXCLUDED)
-    )
-    return set(ids_of(session, union_all(liked, shown.subquery().select())))
+    return set(_LIKED_OR_SHOWN(session, user_id=user_id, since=since))
+
+
+_HIDDEN = IdsQuery(select(NotInterested.image_id).where(NotInterested.user_id == bindparam("user_id")))
+_LIKED_OR_SHOWN = IdsQuery(union_all(
+    select(Like.image_id).where(Like.user_id == bindparam("user_id")),
+    select(Impression.image_id)
+    .where(Impression.user_id == bindparam("user_id"), col(Impression.shown_at) >= bindparam("since"))
+    .order_by(col(Impression.shown_at).desc())
+    .limit(MAX_EXCLUDED)
+    .subquery().select(),
+))
+"""The user's liked images and their latest impressions since a time (built once: every
+page asks)."""
 
 
 def _remember_shown(session: Session, user_id: int, image_ids: list[int], now: float) -> None:
     if not image_ids:
         return
     shown_at = datetime.fromtimestamp(now, UTC)
-    # An image shown before (past the window, or come round again once caught up): renew its impression.
-    upsert = upsert_for(session)(Impression.__table__)
-    session.connection().execute(
-        upsert.on_conflict_do_update(index_elements=["user_id", "image_id"], set_={"shown_at": upsert.excluded.shown_at}),
-        [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids],
-    )
+    connection = session.connection()
+    connection.execute(_show(connection.dialect.name),
+                       [{"user_id": user_id, "image_id": i, "shown_at": shown_at} for i in image_ids])
     session.commit()
+
+
+_IMPRESSIONS = Impression.__table__
+
+
+@cache
+def _show(dialect: str):
+    """Record an image shown; one shown before (past the window, or come round again once
+    caught up) has its impression renewed. Built once: every feed page writes it."""
+    statement = upsert_of(dialect)(_IMPRESSIONS)
+    return statement.on_conflict_do_update(index_elements=[_IMPRESSIONS.c.user_id, _IMPRESSIONS.c.image_id],
+                                           set_={"shown_at": statement.excluded.shown_at})
