@@ -62,6 +62,23 @@ class _ThreadWorker(SimpleWorker):
         self._stop_requested = True
 
 
+class IngestQuiet:
+    """When OCR may run: once ingest has had nothing for ``quiet_for`` seconds. Reading text
+    in between the batches of an import or a backfill would take its cores from CLIP. Both
+    workers follow it, each in its own loop."""
+
+    def __init__(self, quiet_for: float) -> None:
+        self.quiet_for = quiet_for
+        self._ingest_done = -math.inf  # (monotonic) when ingest last worked
+
+    def ingest_worked(self) -> None:
+        self._ingest_done = time.monotonic()
+
+    def left(self) -> float:
+        """Seconds until OCR may run (0 or less: it may now)."""
+        return self.quiet_for - (time.monotonic() - self._ingest_done)
+
+
 class EmbeddedWorker:
     """The ingest worker as a background thread of the process that owns the embedded
     vector store. When ingest goes idle it builds the store's search index."""
@@ -93,13 +110,12 @@ class EmbeddedWorker:
 
     def _run(self) -> None:
         queues = worker_queues(self.runtime)
-        # OCR waits until no image has come for CLIP for a moment: reading text in between
-        # the batches of an import or a backfill would take its cores from CLIP.
         clip_only, everything = (_ThreadWorker(q, connection=self.runtime.redis, maintenance_interval=MAINTENANCE_INTERVAL)
                                  for q in (queues[:1], queues))
         self._worker = clip_only
         retries = RQScheduler(queues, connection=self.runtime.redis, logging_level="WARNING")
-        idle_since, index_pending, last_burst, last_clip = time.monotonic(), False, 0.0, 0.0
+        quiet = IngestQuiet(self.runtime.settings.worker.ocr_after_idle)
+        idle_since, index_pending, last_burst = time.monotonic(), False, 0.0
         with using_runtime(self.runtime):
             try:
                 retry_abandoned(self.runtime)
@@ -113,14 +129,14 @@ class EmbeddedWorker:
                     # and burst anyway now and then for RQ's registry maintenance.
                     worked, waiting = False, self._waiting(queues)
                     clip_waits = waiting[0]
-                    others_may = time.monotonic() - last_clip >= self.runtime.settings.worker.ocr_after_idle
+                    others_may = quiet.left() <= 0
                     if clip_waits or (any(waiting) and others_may) or time.monotonic() - last_burst >= MAINTENANCE_INTERVAL:
                         self._worker = everything if others_may and not clip_waits else clip_only
                         last_burst = time.monotonic()
                         enqueue_due_retries(retries)
                         worked = self._worker.work(burst=True, logging_level="WARNING")
                         if worked and self._worker is clip_only:
-                            last_clip = time.monotonic()
+                            quiet.ingest_worked()
                 except redis.RedisError:
                     log.exception("The ingest worker lost the queue; retrying in a moment")
                     worked = False
@@ -200,19 +216,17 @@ def catch_up_ocr(runtime: Runtime) -> None:
 
 class IngestFirstWorker(SimpleWorker):
     """A worker process's RQ worker. Like the embedded worker, it takes a job of the later
-    queues (OCR) only once the first (ingest) has had nothing for ``quiet_for`` seconds:
-    reading text between the batches of an import would take the cores from CLIP."""
+    queues (OCR) only in an ``IngestQuiet`` of the first (ingest)."""
 
     poll_interval = 0.2
     """Seconds between looks at the ingest queue while the quiet lasts, in burst mode."""
 
     def __init__(self, queues, *, quiet_for: float, **kwargs) -> None:
         super().__init__(queues, **kwargs)
-        self.quiet_for = quiet_for
-        self._ingest_done = -float("inf")  # (monotonic) when an ingest job last ended
+        self.quiet = IngestQuiet(quiet_for)
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        while len(self.queues) > 1 and (wait := self.quiet_for - (time.monotonic() - self._ingest_done)) > 0:
+        while len(self.queues) > 1 and (wait := self.quiet.left()) > 0:
             every, self._ordered_queues = self._ordered_queues, self.queues[:1]
             try:  # only ingest, for as long as the quiet lasts (RQ's max_idle_time ends the wait)
                 found = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=math.ceil(wait))
@@ -235,7 +249,7 @@ class IngestFirstWorker(SimpleWorker):
             super().execute_job(job, queue)
         finally:
             if queue.name == self.queues[0].name:
-                self._ingest_done = time.monotonic()
+                self.quiet.ingest_worked()
 
 
 def run_worker(runtime: Runtime, burst: bool = False) -> bool:
