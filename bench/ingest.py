@@ -35,7 +35,8 @@ from sqlmodel import func, select
 from cli.importer import import_images
 from cli.serving import create_app
 from core.clip import Embedder, open_embedder
-from core.clip.torch_backend import TorchEmbedder, cpu_has_native_bf16
+from core.clip.calibration import embedder_for
+from core.clip.torch_backend import cpu_has_native_bf16
 from core.config import ClipSettings, Settings, WorkerSettings
 from core.models import Image as ImageRecord
 from core.models import ImageStatus
@@ -105,12 +106,15 @@ def import_rate(settings: Settings, embedder: Embedder, jpegs: list[bytes], fold
 
 
 def bare_paths(settings: Settings, embedder: Embedder) -> dict[str, Embedder]:
-    """The configured backend and, where the CPU has native bf16, torch bf16, by name (taken
-    once: a calibrated embedder's name can change with its first batch)."""
-    paths = {embedder.name: embedder}
-    if cpu_has_native_bf16() and not embedder.name.startswith("torch"):
-        torch = TorchEmbedder(settings.clip, precision="bf16")
-        paths[torch.name] = torch
+    """The worker's image path first (for batches: with ``auto``, what this machine's
+    calibration chose), then onnx int8 and, where the CPU has native bf16, torch bf16 if
+    they are not that path, by name."""
+    batches = getattr(embedder, "batch_embedder", embedder)  # (calibrated now, if it was not)
+    paths = {batches.name: batches}
+    for path in ("onnx-int8", "torch-bf16"):
+        if path not in paths and (path != "torch-bf16" or cpu_has_native_bf16()):
+            other = embedder_for(path, settings.clip, settings.resolved_models_dir)
+            paths.setdefault(other.name, other)  # (an int8 export that disagrees runs fp32)
     return paths
 
 
@@ -181,7 +185,7 @@ def main() -> None:
     print(f"end to end (upload->indexed) {e2e:8.1f} images/s")
     print(f"ratio import / fastest bare model: {imported / fastest:.2f}   (target >= 0.8)")
     print(f"ratio end-to-end / fastest bare model: {e2e / fastest:.2f}   (target >= 0.6)")
-    worker_path = next(iter(paths))  # the configured backend, as named before its first batch
+    worker_path = next(iter(paths))  # what the worker's batches run on
     print(f"ratio of CPU an image, bare {worker_path} / import: {bare[worker_path][1] * args.images / import_cpu:.2f}"
           "   (as a ratio of rates with every core busy; steadier on a shared machine)")
 
