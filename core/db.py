@@ -135,7 +135,7 @@ class IdsQuery:
         if connection.dialect.name == "postgresql":
             return list(connection.execute(self._postgresql, params).scalar_one() or [])
         joined = connection.execute(self._sqlite, params).scalar_one()
-        return [int(value) for value in joined.split(",")] if joined else []
+        return list(map(int, joined.split(","))) if joined else []
 
 
 def upsert_of(dialect: str):
