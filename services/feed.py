@@ -14,9 +14,9 @@ every visible one has been on them; then the rotation starts again.
 Each interest's candidates are searched deep once per taste (``POOL_DEPTH``, kept in Redis
 ``POOL_TTL`` seconds) and every page takes the fresh ones among them. Keeping the shown
 images out inside the engine costs a search about a microsecond per shown image (6 ms with
-5,000 at 1M points, against 1 without), so that is done only when a page has used up an
-interest's candidates; a page's own search scores just the few candidates it picked, and
-checks that the viewer may still see them.
+5,000 at 1M points, against 1 without), so that is done only for an interest whose
+candidates a page has used up; a page's own search scores just the few candidates it
+picked, and checks that the viewer may still see them.
 """
 
 import json
@@ -159,18 +159,24 @@ def _personal(runtime: Runtime, space: OpenSpace, session: Session, found: list[
 
 def _candidates(runtime: Runtime, space: OpenSpace, key: str, directions: list[np.ndarray], where: SearchFilter,
                 wanted: list[int]) -> list[list[int]]:
-    """Per interest, the ids of its ``wanted`` best fresh candidates: from its kept pool, or
-    from a new search past ``where``'s exclusions when there is none or a page used one up."""
+    """Per interest, the ids of its ``wanted`` best fresh candidates, from its kept pool; an
+    interest with no pool, or whose pool a page used up, is searched anew past ``where``'s
+    exclusions (alone: the other interests keep theirs)."""
     cached = cache_get(runtime, key)
-    if cached is not None:
-        pools = json.loads(cached)
-        fresh = [[i for i in pool if i not in where.exclude][:n] for pool, n in zip(pools, wanted)]
-        if all(len(f) == n or len(pool) < POOL_DEPTH for f, pool, n in zip(fresh, pools, wanted)):
-            return fresh  # (a pool shorter than its depth held every candidate there was)
-    with timed("search"):
-        pools = [[h.id for h in hits] for hits in space.vectors.search_many(IMAGE, directions, [POOL_DEPTH] * len(directions), where)]
-    cache_set(runtime, {key: (json.dumps(pools), POOL_TTL)})
-    return [pool[:n] for pool, n in zip(pools, wanted)]
+    pools = json.loads(cached) if cached is not None else []
+    if len(pools) != len(directions):
+        pools = [None] * len(directions)
+    fresh = [None if pool is None else [i for i in pool if i not in where.exclude] for pool in pools]
+    # (A pool shorter than its depth held every candidate there was: searching again finds no more.)
+    stale = [n for n, (pool, left) in enumerate(zip(pools, fresh))
+             if pool is None or (len(left) < wanted[n] and len(pool) == POOL_DEPTH)]
+    if stale:
+        with timed("search"):
+            found = space.vectors.search_many(IMAGE, [directions[n] for n in stale], [POOL_DEPTH] * len(stale), where)
+        for n, hits in zip(stale, found):
+            pools[n] = fresh[n] = [h.id for h in hits]
+        cache_set(runtime, {key: (json.dumps(pools), POOL_TTL)})
+    return [left[:n] for left, n in zip(fresh, wanted)]
 
 
 def _pools_key(space: OpenSpace, user_id: int, taste, where: SearchFilter) -> str:

@@ -197,6 +197,20 @@ def test_the_feed_never_runs_dry(client, app_runtime, topics, pool_depth, monkey
     assert later["caught_up"] and len(later["results"]) == 12
 
 
+def test_an_interest_whose_candidates_ran_out_is_searched_again_beside_the_kept_ones(client, app_runtime, topics,
+                                                                                    monkeypatch):
+    """Cats take 6 of 8 a page: of their 10 kept candidates 4 are left for the second page,
+    so they are searched again; the maps' 8 left are enough, and kept."""
+    monkeypatch.setattr("services.feed.POOL_DEPTH", 10)
+    ana = bearer(app_runtime, "ana")
+    like(client, ana, 101, 102, 103, 201)  # three cats, one map
+    pages = scroll(client, ana, 2, limit=8)
+    shown = [[topic_of(r["id"]) for r in page["results"]] for page in pages]
+    assert [(page.count("cats"), page.count("maps")) for page in shown] == [(6, 2), (6, 2)]
+    ids = [r["id"] for page in pages for r in page["results"]]
+    assert len(set(ids)) == 16 and not {101, 102, 103, 201} & set(ids)  # fresh, each once
+
+
 def test_not_interested_keeps_an_image_out_of_the_feed_and_can_be_taken_back(client, app_runtime, topics):
     ana, bob = bearer(app_runtime, "ana"), bearer(app_runtime, "bob")
     like(client, ana, 101, 102)
