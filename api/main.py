@@ -1,5 +1,7 @@
 """The FastAPI application factory."""
 
+import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -21,6 +23,7 @@ from core.config import Settings, get_settings
 from core.runtime import Runtime
 from services.signals import record
 
+log = logging.getLogger(__name__)
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 EXAMPLE_SEARCHES = 4
 """Threads searching by example image at once."""
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         # Searches by example run here, so that one taking too long answers 504 and its thread moves on.
         app.state.example_searches = ThreadPoolExecutor(EXAMPLE_SEARCHES, thread_name_prefix="findimage-example-search")
         app.state.recorder = Recorder(partial(record, app.state.runtime))
+        threading.Thread(target=_warm_up, args=(app.state.runtime,), name="findimage-warm-up", daemon=True).start()
         try:
             with app.state.runtime.session() as session:
                 user = local_user(session)
@@ -67,3 +71,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     running = alongside(app) if alongside else None
     app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")  # last: it answers every other path
     return app
+
+
+def _warm_up(runtime: Runtime) -> None:
+    """The query model's sessions loaded while the first requests may already come (they
+    wait for it only if they need it sooner)."""
+    try:
+        runtime.embedder.warm_up()
+    except Exception:  # noqa: BLE001 (a model that cannot load fails the searches that need it, saying why)
+        log.warning("Could not load the query model ahead of the first search", exc_info=True)

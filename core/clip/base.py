@@ -61,6 +61,12 @@ class Embedder(ABC):
         self.load()
         return normalised(self._encode_texts(list(texts)))
 
+    def warm_up(self) -> None:
+        """Load what a query runs (one text, one image), so that the first searches after a
+        start do not wait for it (ViT-B-32 on onnx int8: 0.4 s for a text, 0.57 s for an image)."""
+        self.embed_texts(["warm up"])
+        self.embed_pixels(np.zeros((1, 3, self.image_size, self.image_size), np.float32))
+
     @abstractmethod
     def _load(self) -> None: ...
 
