@@ -78,5 +78,5 @@ def _warm_up(runtime: Runtime) -> None:
     wait for it only if they need it sooner)."""
     try:
         runtime.embedder.warm_up()
-    except Exception:  # noqa: BLE001 (a model that cannot load fails the searches that need it, saying why)
+    except Exception:  # a model that cannot load fails the searches that need it, saying why
         log.warning("Could not load the query model ahead of the first search", exc_info=True)
