@@ -48,6 +48,8 @@ WORDS_INDEX = qe.TextIndexParams(
     tokenizer=qe.TokenizerType.Word, lowercase=True, ascii_folding=True, phrase_matching=True
 )
 """The full-text index of the words payload: phrases, excluded words, all-words hits."""
+_ACORN = qe.AcornSearchParams(enable=True, max_selectivity=1.0)
+"""ACORN whatever the share of points the filter passes (``SearchFilter.walks_around``)."""
 
 
 class EdgeStore:
@@ -55,8 +57,7 @@ class EdgeStore:
         self.path = path
         self.index_after_points = index_after_points
         self.int8 = int8
-        self._search_params = qe.SearchParams(
-            quantization=qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING)) if int8 else None
+        self._quantization = qe.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING) if int8 else None
         self._shard: qe.EdgeShard | None = None
         self._lock_file = None
 
@@ -113,8 +114,11 @@ class EdgeStore:
             return {}
         return {"on_disk": True, "quantization_config": qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)}
 
-    def _params(self, using: str) -> qe.SearchParams | None:
-        return self._search_params if using != WORDS else None  # quantization is for dense vectors
+    def _params(self, using: str, where: SearchFilter | None) -> qe.SearchParams | None:
+        if using == WORDS:  # quantization and ACORN are for dense vectors
+            return None
+        acorn = _ACORN if where is not None and where.walks_around else None
+        return qe.SearchParams(quantization=self._quantization, acorn=acorn) if self._quantization or acorn else None
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:
@@ -167,7 +171,7 @@ class EdgeStore:
             with_payload=with_payload,
             score_threshold=score_threshold,
             filter=_edge_filter(where),
-            params=self._params(using),
+            params=self._params(using, where),
         )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
@@ -179,7 +183,7 @@ class EdgeStore:
         condition = _edge_filter(where)
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_vector(vector), using=using), filter=condition,
                                     with_payload=list(fields) or False, with_vector=[using] if with_vectors else False,
-                                    params=self._params(using))
+                                    params=self._params(using, where))
                     for vector, limit in zip(vectors, limits)]
         found = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
         # (A point's ``vector`` is made anew from the engine's at each access: 5 us for 512-d.)
@@ -191,7 +195,7 @@ class EdgeStore:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _edge_filter(where)
         requests = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False,
-                                    params=self._params(channel))
+                                    params=self._params(channel, where))
                     for channel, nearest in channels.items()]
         if not requests:
             return HybridHits({}, NO_HITS)

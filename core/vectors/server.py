@@ -49,6 +49,8 @@ WORDS_INDEX = models.TextIndexParams(
     phrase_matching=True,
 )
 """The full-text index of the words payload, as the embedded store makes it."""
+_ACORN = models.AcornSearchParams(enable=True, max_selectivity=1.0)
+"""ACORN whatever the share of points the filter passes (``SearchFilter.walks_around``)."""
 
 
 class ServerStore:
@@ -64,11 +66,7 @@ class ServerStore:
     ):
         self.collection = collection
         self.shards, self.replicas, self.int8 = shards, replicas, int8
-        self._search_params = (
-            models.SearchParams(quantization=models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING))
-            if int8
-            else None
-        )
+        self._quantization = models.QuantizationSearchParams(rescore=True, oversampling=OVERSAMPLING) if int8 else None
         if url == ":memory:":
             self.client = QdrantClient(location=":memory:")
         else:
@@ -183,7 +181,7 @@ class ServerStore:
                 score_threshold=score_threshold,
                 query_filter=_server_filter(where),
                 with_payload=with_payload,
-                search_params=self._search_params,
+                search_params=self._params(using, where),
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
@@ -194,7 +192,7 @@ class ServerStore:
             return []
         condition = _server_filter(where)
         requests = [models.QueryRequest(query=_vector(vector), using=using, limit=limit, filter=condition,
-                                        params=self._params(using), with_payload=list(fields) or False,
+                                        params=self._params(using, where), with_payload=list(fields) or False,
                                         with_vector=[using] if with_vectors else False)
                     for vector, limit in zip(vectors, limits)]
         with _translated():
@@ -206,7 +204,7 @@ class ServerStore:
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _server_filter(where)
-        requests = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name))
+        requests = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name, where))
                     for name, nearest in channels.items()]
         if not requests:
             return HybridHits({}, NO_HITS)
@@ -242,8 +240,11 @@ class ServerStore:
             for u in updates:
                 self.client.set_payload(self.collection, u.payload, points=[u.id], wait=True)
 
-    def _params(self, using: str) -> models.SearchParams | None:
-        return self._search_params if using != WORDS else None  # quantization is for dense vectors
+    def _params(self, using: str, where: SearchFilter | None) -> models.SearchParams | None:
+        if using == WORDS:  # quantization and ACORN are for dense vectors, as in the embedded store
+            return None
+        acorn = _ACORN if where is not None and where.walks_around else None
+        return models.SearchParams(quantization=self._quantization, acorn=acorn) if self._quantization or acorn else None
 
     def count(self) -> int:
         with _translated():
