@@ -2,13 +2,14 @@
 when ``FINDIMAGE_DATABASE_URL`` is set. Opening the engine migrates the schema to the
 newest revision (``core.migrations``)."""
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy import JSON, BigInteger, cast, event, func, inspect, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -137,6 +138,18 @@ class IdsQuery:
             return list(connection.execute(self._postgresql, params).scalar_one() or [])
         joined = connection.execute(self._sqlite, params).scalar_one()
         return list(map(int, joined.split(","))) if joined else []
+
+
+def listed(session: Session, ids: Iterable[int]):
+    """``ids`` as a subquery over one bound JSON array (SQLite's ``json_each``, PostgreSQL's
+    ``json_array_elements_text``), for ``column.in_(...)`` and ``not_in``: an IN list is
+    bound one placeholder per value, which cost SQLAlchemy 6-7 ms of rendering for 5,000
+    (the feed of someone who has scrolled far asks two such a page)."""
+    data = literal(json.dumps(list(ids)))
+    if session.connection().dialect.name == "postgresql":
+        values = func.json_array_elements_text(cast(data, JSON)).table_valued("value")
+        return select(cast(values.c.value, BigInteger))
+    return select(func.json_each(data).table_valued("value").c.value)
 
 
 def upsert_of(dialect: str):

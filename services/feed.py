@@ -31,7 +31,7 @@ from sqlalchemy import Row, and_, bindparam, func, or_, union_all
 from sqlmodel import Session, col, select
 
 from core.access import Viewer
-from core.db import IdsQuery, upsert_of
+from core.db import IdsQuery, listed, upsert_of
 from core.likes import liked_among
 from core.metrics import timed
 from core.models import Image, ImageStatus, Impression, Like, NotInterested, Signal, SignalKind
@@ -224,16 +224,17 @@ def _popular_and_new(
 ) -> list[FeedItem]:
     """The team's most-liked images and its newest, alternately (the cold-start feed)."""
     indexed = and_(col(Image.status) == ImageStatus.indexed, viewer.sql())
+    kept_out = listed(session, excluded)
     # Likes counted first, then their images looked up: joined the other way, the database
     # walked every indexed image (200 ms at 1M images).
     counts = (select(Like.image_id, func.count(col(Like.user_id)).label("likes"))
-              .where(col(Like.image_id).not_in(excluded)).group_by(col(Like.image_id)).subquery())
+              .where(col(Like.image_id).not_in(kept_out)).group_by(col(Like.image_id)).subquery())
     liked = session.exec(
         select(counts.c.image_id, counts.c.likes).join(Image, col(Image.id) == counts.c.image_id).where(indexed)
         .order_by(counts.c.likes.desc(), counts.c.image_id).limit(limit)
     ).all()
     newest = session.exec(
-        select(Image.id).where(indexed, col(Image.id).not_in(excluded))
+        select(Image.id).where(indexed, col(Image.id).not_in(kept_out))
         .order_by(col(Image.indexed_at).desc(), col(Image.id).desc()).limit(limit)
     ).all()
     chosen: dict[int, str] = {}
