@@ -49,7 +49,7 @@ WORDS_INDEX = qe.TextIndexParams(
 )
 """The full-text index of the words payload: phrases, excluded words, all-words hits."""
 _ACORN = qe.AcornSearchParams(enable=True, max_selectivity=1.0)
-"""ACORN whatever the share of points the filter passes (``SearchFilter.walks_around``)."""
+"""ACORN whatever the share of points the filter passes (``SearchFilter.beam``)."""
 
 
 class EdgeStore:
@@ -114,11 +114,13 @@ class EdgeStore:
             return {}
         return {"on_disk": True, "quantization_config": qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)}
 
-    def _params(self, using: str, where: SearchFilter | None) -> qe.SearchParams | None:
-        if using == WORDS:  # quantization and ACORN are for dense vectors
+    def _params(self, using: str, where: SearchFilter | None, limit: int) -> qe.SearchParams | None:
+        if using == WORDS:  # quantization, ACORN and the beam are for dense vectors
             return None
-        acorn = _ACORN if where is not None and where.walks_around else None
-        return qe.SearchParams(quantization=self._quantization, acorn=acorn) if self._quantization or acorn else None
+        beam = where.beam(limit) if where is not None else None
+        if beam is None:
+            return qe.SearchParams(quantization=self._quantization) if self._quantization else None
+        return qe.SearchParams(quantization=self._quantization, hnsw_ef=beam, acorn=_ACORN)
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         if points:
@@ -171,7 +173,7 @@ class EdgeStore:
             with_payload=with_payload,
             score_threshold=score_threshold,
             filter=_edge_filter(where),
-            params=self._params(using, where),
+            params=self._params(using, where, limit),
         )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in self._call(self.shard.query, request)]
 
@@ -183,7 +185,7 @@ class EdgeStore:
         condition = _edge_filter(where)
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(_vector(vector), using=using), filter=condition,
                                     with_payload=list(fields) or False, with_vector=[using] if with_vectors else False,
-                                    params=self._params(using, where))
+                                    params=self._params(using, where, limit))
                     for vector, limit in zip(vectors, limits)]
         found = self._call(self.shard.query_batch, qe.QueryBatchRequest(requests))
         # (A point's ``vector`` is made anew from the engine's at each access: 5 us for 512-d.)
@@ -195,7 +197,7 @@ class EdgeStore:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _edge_filter(where)
         requests = [qe.QueryRequest(limit=limit, query=nearest, filter=condition, with_payload=False,
-                                    params=self._params(channel, where))
+                                    params=self._params(channel, where, limit))
                     for channel, nearest in channels.items()]
         if not requests:
             return HybridHits({}, NO_HITS)

@@ -50,7 +50,7 @@ WORDS_INDEX = models.TextIndexParams(
 )
 """The full-text index of the words payload, as the embedded store makes it."""
 _ACORN = models.AcornSearchParams(enable=True, max_selectivity=1.0)
-"""ACORN whatever the share of points the filter passes (``SearchFilter.walks_around``)."""
+"""ACORN whatever the share of points the filter passes (``SearchFilter.beam``)."""
 
 
 class ServerStore:
@@ -181,7 +181,7 @@ class ServerStore:
                 score_threshold=score_threshold,
                 query_filter=_server_filter(where),
                 with_payload=with_payload,
-                search_params=self._params(using, where),
+                search_params=self._params(using, where, limit),
             )
         return [Hit(id=p.id, score=p.score, payload=p.payload or {}) for p in response.points]
 
@@ -192,7 +192,7 @@ class ServerStore:
             return []
         condition = _server_filter(where)
         requests = [models.QueryRequest(query=_vector(vector), using=using, limit=limit, filter=condition,
-                                        params=self._params(using, where), with_payload=list(fields) or False,
+                                        params=self._params(using, where, limit), with_payload=list(fields) or False,
                                         with_vector=[using] if with_vectors else False)
                     for vector, limit in zip(vectors, limits)]
         with _translated():
@@ -204,7 +204,7 @@ class ServerStore:
     def hybrid(self, query: HybridQuery, limit: int, where: SearchFilter | None = None) -> HybridHits:
         channels, where = _channel_queries(query), where or SearchFilter()
         condition = _server_filter(where)
-        requests = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name, where))
+        requests = [models.QueryRequest(query=nearest, using=name, limit=limit, filter=condition, params=self._params(name, where, limit))
                     for name, nearest in channels.items()]
         if not requests:
             return HybridHits({}, NO_HITS)
@@ -240,11 +240,13 @@ class ServerStore:
             for u in updates:
                 self.client.set_payload(self.collection, u.payload, points=[u.id], wait=True)
 
-    def _params(self, using: str, where: SearchFilter | None) -> models.SearchParams | None:
-        if using == WORDS:  # quantization and ACORN are for dense vectors, as in the embedded store
+    def _params(self, using: str, where: SearchFilter | None, limit: int) -> models.SearchParams | None:
+        if using == WORDS:  # quantization, ACORN and the beam are for dense vectors, as in the embedded store
             return None
-        acorn = _ACORN if where is not None and where.walks_around else None
-        return models.SearchParams(quantization=self._quantization, acorn=acorn) if self._quantization or acorn else None
+        beam = where.beam(limit) if where is not None else None
+        if beam is None:
+            return models.SearchParams(quantization=self._quantization) if self._quantization else None
+        return models.SearchParams(quantization=self._quantization, hnsw_ef=beam, acorn=_ACORN)
 
     def count(self) -> int:
         with _translated():
