@@ -15,7 +15,9 @@ Each interest's candidates are searched deep once per taste (``POOL_DEPTH``, kep
 ``POOL_TTL`` seconds) and every page takes the fresh ones among them. Keeping the shown
 images out inside the engine costs a search about a microsecond per shown image (6 ms with
 5,000 at 1M points, against 1 without), so that is done only for an interest whose
-candidates a page has used up; a page's own search scores just the few candidates it
+candidates a page has used up (the store walks such a search with ACORN and a wider beam,
+``SearchFilter.beam``: the shown images are the ones nearest the interest, a hole in the
+graph where the search begins); a page's own search scores just the few candidates it
 picked, and checks that the viewer may still see them.
 """
 
