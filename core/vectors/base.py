@@ -20,6 +20,9 @@ graph (about 1,000 512-d vectors). Qdrant's default, 10,000, made every search o
 segment): 4.9 ms instead of 0.7 at 100k images (bench/query.py)."""
 WORDS = "words"
 """The sparse named vector: BM25 (``core.words``) over an image's words, with the IDF modifier."""
+EF_CONSTRUCT = 100
+"""The HNSW graph's build beam, which is also a search's beam unless it asks for another
+(Qdrant's default; the embedded store sets it, a server collection keeps the default)."""
 MAX_BEAM = 1000
 """The widest HNSW beam a search past kept-out ids takes (``SearchFilter.beam``)."""
 CHANNELS = (IMAGE, TEXT, WORDS)
@@ -101,11 +104,11 @@ class SearchFilter:
         for any other search. The ids a feed keeps out are the ones nearest its interests
         (what was shown is what matched), so they cut the graph right where the search
         begins, and the wider the cut the wider the beam it needs: a fifth of the ids kept
-        out, at most ``MAX_BEAM``. Recall of an interest's 200 candidates at 100k points,
+        out, at most ``MAX_BEAM``, never less than the usual beam. Recall of an interest's 200 candidates at 100k points,
         four interests, past 2,900 ids: plain walk 0.00-0.90, ACORN 0.61-0.98, ACORN and
         this beam 0.92-1.00; past 5,000: 0.00-0.42, 0.00-0.88 and 0.76-0.99; 2-7 ms a
         search, exact search 17-44."""
-        return max(limit, min(len(self.exclude) // 5, MAX_BEAM)) if self.exclude else None
+        return max(limit, EF_CONSTRUCT, min(len(self.exclude) // 5, MAX_BEAM)) if self.exclude else None
 
     def keywords(self) -> dict[str, str]:
         return {key: value for key in KEYWORD_FIELDS if (value := getattr(self, key)) is not None}

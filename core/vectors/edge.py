@@ -22,6 +22,7 @@ import qdrant_edge as qe
 from core.errors import ServiceUnavailable
 from core.vectors.base import (
     AUDIENCE,
+    EF_CONSTRUCT,
     FLOAT_FIELDS,
     FULL_SCAN_KB,
     HAS,
@@ -82,7 +83,7 @@ class EdgeStore:
         config = qe.EdgeConfig(
             vectors={name: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, **self._quantized()) for name in VECTOR_NAMES},
             on_disk_payload=True,
-            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=FULL_SCAN_KB),
+            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=EF_CONSTRUCT, full_scan_threshold=FULL_SCAN_KB),
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=threshold_kb),
         )
         self._claim()
