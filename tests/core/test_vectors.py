@@ -232,7 +232,6 @@ def test_an_embedded_store_keeps_int8_vectors_in_ram_and_the_floats_on_disk_as_c
             "type": "int8", "quantile": 0.99, "always_ram": True}
 
 
-@pytest.mark.filterwarnings("ignore:Local mode performs exact")
 def test_a_server_collection_is_asked_for_sharded_replicated_and_int8_quantized_as_configured():
     store = ServerStore(":memory:", "images", shards=4, replicas=2, int8=True)
     config = store.collection_config(DIM)
