@@ -103,12 +103,14 @@ class SearchFilter:
         graph with ACORN (through the neighbours of neighbours that fail the filter); None
         for any other search. The ids a feed keeps out are the ones nearest its interests
         (what was shown is what matched), so they cut the graph right where the search
-        begins, and the wider the cut the wider the beam it needs: a fifth of the ids kept
-        out, at most ``MAX_BEAM``, never less than the usual beam. Recall of an interest's 200 candidates at 100k points,
-        four interests, past 2,900 ids: plain walk 0.00-0.90, ACORN 0.61-0.98, ACORN and
-        this beam 0.92-1.00; past 5,000: 0.00-0.42, 0.00-0.88 and 0.76-0.99; 2-7 ms a
-        search, exact search 17-44."""
-        return max(limit, EF_CONSTRUCT, min(len(self.exclude) // 5, MAX_BEAM)) if self.exclude else None
+        begins, and the wider the cut the wider the beam it needs: twice the ids kept out,
+        at most ``MAX_BEAM``, never less than the usual beam. Recall of an interest's 200
+        candidates at 100k points, four interests, past 2,900 ids: plain walk 0.00-0.90,
+        ACORN 0.61-0.98, ACORN with a beam of 580 0.92-1.00, of 1,000 0.93-1.00; past 5,000:
+        0.00-0.42, 0.00-0.88, 0.76-0.99 (1,000); 2-7 ms a search, exact search 17-44. A
+        graph built on busy cores is worse: 450 of a cluster's 500 kept out, the next 50
+        were missed entirely by a beam of 100 or 450 in some builds, rarely by 1,000."""
+        return max(limit, EF_CONSTRUCT, min(2 * len(self.exclude), MAX_BEAM)) if self.exclude else None
 
     def keywords(self) -> dict[str, str]:
         return {key: value for key in KEYWORD_FIELDS if (value := getattr(self, key)) is not None}
