@@ -265,7 +265,7 @@ def _shown_before(
     rows = session.exec(
         select(Image.id, Impression.shown_at)
         .outerjoin(Impression, and_(col(Impression.image_id) == Image.id, col(Impression.user_id) == user_id))
-        .where(col(Image.status) == ImageStatus.indexed, viewer.sql(), col(Image.id).not_in(taken))
+        .where(col(Image.status) == ImageStatus.indexed, viewer.sql(), col(Image.id).not_in(listed(session, taken)))
         .where(or_(col(Impression.shown_at).is_(None), col(Impression.shown_at) < datetime.fromtimestamp(before, UTC)))
         .order_by(col(Impression.shown_at).asc().nulls_last(), col(Image.id)).limit(limit)
     ).all()
