@@ -4,12 +4,20 @@ never imports torch, so the API and the bot start fast and small.
 
 Each tower gets its own session on first use: a process that only answers queries never
 loads the image tower. A lone text (a search query) runs on a text session of its own with
-``query_threads`` threads; batches (captions, calibration) use ``threads``.
+``query_threads`` threads, a lone image on one with ``threads``.
+
+A batch is cut in one part per thread, each run on a one-thread session of its own, the
+parts at once: one session with two threads meets its threads at every operator, and
+waits for the slower whenever a decoding thread has the other core. On 2 cores (AMD Zen 5,
+ViT-B-32 int8, batches of 32) that ran 61-65 images/s beside a decoding thread where the
+two one-thread sessions ran 84-92, and 111-119 alone against 134. The price: each part's
+session holds the tower's weights (one copy per thread, and one more for a lone image).
 """
 
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +36,9 @@ class OnnxEmbedder(Embedder):
         super().__init__()
         self.settings = settings
         self.models_dir = models_dir
-        self._sessions: dict[tuple[str, int], object] = {}
+        self._sessions: dict[tuple[str, int, int], object] = {}
         self._sessions_lock = threading.Lock()
+        self._parts: ThreadPoolExecutor | None = None
 
     @property
     def name(self) -> str:
@@ -83,23 +92,41 @@ class OnnxEmbedder(Embedder):
         return "fp32"
 
     def _encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        return self._session("visual").run(None, {"pixels": pixels})[0]
+        return self._run("visual", "pixels", pixels)
 
     def _encode_texts(self, texts: list[str]) -> np.ndarray:
         tokens = self._tokenizer(texts)
         if self._manifest.trim_tokens:
             tokens = trim(tokens)
-        threads = self.settings.query_threads if len(texts) == 1 else self.settings.threads
-        return self._session("text", threads).run(None, {"tokens": tokens})[0]
+        if len(texts) == 1:
+            return self._session("text", self.settings.query_threads or _cores()).run(None, {"tokens": tokens})[0]
+        return self._run("text", "tokens", tokens)
 
-    def _session(self, tower: str, threads: int | None = None):
-        key = (tower, (self.settings.threads if threads is None else threads) or os.cpu_count() or 1)
+    def _run(self, tower: str, name: str, batch: np.ndarray) -> np.ndarray:
+        """The tower on ``batch``: a lone input on one session with every thread, a batch in
+        one part per thread on one-thread sessions at once (the module's docstring says why)."""
+        parts = min(len(batch), self.settings.threads or _cores())
+        if parts == 1:
+            return self._session(tower, self.settings.threads or _cores()).run(None, {name: batch})[0]
+        pool = self._part_pool()
+        running = [pool.submit(self._session(tower, 1, slot).run, None, {name: part})
+                   for slot, part in enumerate(np.array_split(batch, parts))]
+        return np.concatenate([part.result()[0] for part in running])
+
+    def _part_pool(self) -> ThreadPoolExecutor:
+        with self._sessions_lock:
+            if self._parts is None:
+                self._parts = ThreadPoolExecutor(self.settings.threads or _cores(), thread_name_prefix="onnx-part")
+            return self._parts
+
+    def _session(self, tower: str, threads: int, slot: int = 0):
+        key = (tower, threads, slot)
         session = self._sessions.get(key)
         if session is None:
             with self._sessions_lock:
                 session = self._sessions.get(key)
                 if session is None:
-                    session = self._sessions[key] = self._open_session(*key)
+                    session = self._sessions[key] = self._open_session(tower, threads)
         return session
 
     def _open_session(self, tower: str, threads: int):
@@ -116,3 +143,7 @@ class OnnxEmbedder(Embedder):
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         log.info("Loaded %s (%d threads)", path, options.intra_op_num_threads)
         return session
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1

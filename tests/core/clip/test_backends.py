@@ -74,13 +74,29 @@ def test_a_batch_gives_the_same_vectors_as_one_by_one(embedder):
 
 
 def test_a_lone_query_runs_on_its_own_threads_and_agrees_with_a_batch(tiny_model, models_dir, caplog):
-    embedder = OnnxEmbedder(ClipSettings(model=tiny_model, backend="onnx", threads=2, query_threads=1), models_dir)
+    embedder = OnnxEmbedder(ClipSettings(model=tiny_model, backend="onnx", threads=2, query_threads=2), models_dir)
     with caplog.at_level(logging.INFO, logger="core.clip.onnx_backend"):
         together = embedder.embed_texts(TEXTS)
         alone = np.vstack([embedder.embed_texts([text]) for text in TEXTS])
     assert _least_cosine(together, alone) > 0.999
-    loaded = sorted(r.getMessage().rpartition(" (")[2] for r in caplog.records if "text" in r.getMessage())
-    assert loaded == ["1 threads)", "2 threads)"]  # a session for one text, one for batches
+    assert _sessions_loaded(caplog, "text") == ["1 threads)", "1 threads)", "2 threads)"]  # the batch's two parts, the query
+
+
+def test_a_batch_run_in_parts_keeps_each_image_its_own_vector(tiny_model, models_dir, caplog):
+    """A batch is cut in one part per thread, each on a one-thread session: every image still
+    gets its own vector, in order, whatever the parts' sizes."""
+    embedder = OnnxEmbedder(ClipSettings(model=tiny_model, backend="onnx", threads=2), models_dir)
+    batch = images(5)  # parts of 3 and 2
+    with caplog.at_level(logging.INFO, logger="core.clip.onnx_backend"):
+        together = embedder.embed_images(batch)
+        alone = np.vstack([embedder.embed_images([image]) for image in batch])
+    assert _least_cosine(together, alone) > 0.999
+    assert (together @ together.T)[np.triu_indices(5, 1)].max() < 0.999  # five different vectors
+    assert _sessions_loaded(caplog, "visual") == ["1 threads)", "1 threads)", "2 threads)"]  # two parts, a lone image
+
+
+def _sessions_loaded(caplog, tower: str) -> list[str]:
+    return sorted(r.getMessage().rpartition(" (")[2] for r in caplog.records if f"{tower}." in r.getMessage())
 
 
 def test_the_export_is_reused_and_redone_when_the_weights_change(tmp_path):
