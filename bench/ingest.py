@@ -27,9 +27,17 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from prometheus_client import REGISTRY
 from rich.console import Console
-from shared import DEFAULT_WORK_DIR, cpu_seconds, model_for, models_dir, parse, serve, synthetic_jpegs
+from shared import (
+    DEFAULT_WORK_DIR,
+    cpu_seconds,
+    model_for,
+    models_dir,
+    parse,
+    serve,
+    stage_seconds,
+    synthetic_jpegs,
+)
 from sqlmodel import func, select
 
 from cli.importer import import_images
@@ -54,6 +62,7 @@ def bare_model_rate(embedder: Embedder, images: list[Image.Image], batch_size: i
     return len(pixels) / (time.perf_counter() - started), (cpu_seconds() - cpu) / len(pixels)
 
 
+STAGES = ("validate", "store", "decode", "embed", "upsert")
 _client: httpx.Client | None = None
 
 
@@ -132,12 +141,6 @@ def bare_rates(paths: dict[str, Embedder], images: list[Image.Image], batch_size
     return {name: bare_model_rate(embedder, images, batch_size) for name, embedder in paths.items()}
 
 
-def stage_seconds() -> dict[str, float]:
-    """Seconds spent so far in each ingest stage, from the Prometheus histogram."""
-    return {stage: REGISTRY.get_sample_value("findimage_stage_seconds_sum", {"stage": stage}) or 0.0
-            for stage in ("validate", "store", "decode", "embed", "upsert")}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=256)
@@ -166,10 +169,10 @@ def main() -> None:
         decoded = [Image.open(io.BytesIO(j)).convert("RGB") for j in jpegs]
         paths = bare_paths(settings, embedder)
         first = bare_rates(paths, decoded, args.batch_size)
-        before, cpu = stage_seconds(), cpu_seconds()
+        before, cpu = stage_seconds(*STAGES), cpu_seconds()
         photos = write_photos(jpegs, Path(tmp) / "folder")  # (the import's folder, and the upload clients' files)
         imported = import_rate(settings.model_copy(update={"data_dir": Path(tmp) / "imported"}), embedder, photos)
-        stages = {stage: seconds - before[stage] for stage, seconds in stage_seconds().items()}
+        stages = {stage: seconds - before[stage] for stage, seconds in stage_seconds(*STAGES).items()}
         import_cpu = cpu_seconds() - cpu
         accepted, e2e = end_to_end_rates(settings, embedder, photos, args.clients)
         # Measured again after the pipeline ran, as these machines drift within minutes: the

@@ -34,6 +34,7 @@ from shared import (
     model_for,
     models_dir,
     parse,
+    stage_seconds,
     synthetic_jpegs,
     touch_store,
 )
@@ -50,6 +51,7 @@ from core.words import Words
 from core.words import query_vector as words_query
 from services.search import MAX_RANKED
 
+TEXT_STAGES = ("embed", "search", "fuse")
 WORDS = "dog cat beach office team whiteboard sunset bicycle pizza mountain snow river chart robot garden".split()
 
 
@@ -183,7 +185,11 @@ def main() -> None:
             first_example = measure("image", base, photos[:1], 1, cookies)[0][0]  # (the query model warms up at start)
             runs = {("HTTP floor", 1): measure("health", base, list(range(args.requests)), 1, cookies)}
             for clients in sorted({1, args.clients}):
+                before = stage_seconds(*TEXT_STAGES)
                 runs[("text search", clients)] = measure("text", base, _take(texts, args.requests), clients, cookies)
+                if clients == 1:
+                    inside = {stage: (seconds - before[stage]) / args.requests
+                              for stage, seconds in stage_seconds(*TEXT_STAGES).items()}
                 runs[("click", clients)] = measure("click", base, clicks, clients, cookies)
                 runs[("example image", clients)] = measure("image", base, [photos[i % 8] for i in range(args.requests // 4)],
                                                            clients, cookies)
@@ -207,6 +213,10 @@ def main() -> None:
     print(f"the first search by example image after the start: {1000 * first_example:.1f} ms")
     text_p50 = statistics.median(runs[("text search", 1)][0])
     print(f"text search p50 / (encode + one search per channel) = {text_p50 / bare_text:.2f}   (target <= 1.5)")
+    print(f"  inside the server, a text search's stages (one client, mean): encode {1000 * inside['embed']:.1f} ms "
+          f"(bare {1000 * statistics.median(encode):.1f}), the engine's batch {1000 * inside['search']:.1f} "
+          f"(bare channels {1000 * channels:.1f}), fusion {1000 * inside['fuse']:.1f}; the rest of the p50 "
+          f"(HTTP, the caller, payloads, liked flags, the response) {1000 * (text_p50 - sum(inside.values())):.1f}")
     two_image = statistics.median(encode) + 2 * statistics.median(search)
     print(f"  (earlier sessions' measure, encode + 2 image searches: {text_p50 / two_image:.2f})")
 

@@ -97,6 +97,15 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def stage_seconds(*stages: str) -> dict[str, float]:
+    """Seconds this process has spent so far in each of ``stages``, from the histogram the
+    pipeline and the searches time themselves in (``findimage_stage_seconds``)."""
+    from prometheus_client import REGISTRY
+
+    return {stage: REGISTRY.get_sample_value("findimage_stage_seconds_sum", {"stage": stage}) or 0.0
+            for stage in stages}
+
+
 def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:7.1f}"
 
