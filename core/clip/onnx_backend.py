@@ -6,12 +6,14 @@ Each tower gets its own session on first use: a process that only answers querie
 loads the image tower. A lone text (a search query) runs on a text session of its own with
 ``query_threads`` threads, a lone image on one with ``threads``.
 
-A batch is cut in one part per thread, each run on a one-thread session of its own, the
-parts at once: one session with two threads meets its threads at every operator, and
-waits for the slower whenever a decoding thread has the other core. On 2 cores (AMD Zen 5,
-ViT-B-32 int8, batches of 32) that ran 61-65 images/s beside a decoding thread where the
-two one-thread sessions ran 84-92, and 111-119 alone against 134. The price: each part's
-session holds the tower's weights (one copy per thread, and one more for a lone image).
+A batch is cut in one part per thread, the parts run at once on the tower's one-thread
+session (a session may run on several threads at a time; with one intra-op thread each run
+stays on its caller's): one session with two threads meets them at every operator, and
+one waits for the other whenever a decoding thread holds its core. On 2 cores (AMD Zen 5,
+ViT-B-32 int8, batches of 32) that ran 61-65 images/s beside a busy decoding thread where
+the parts ran 82-92, and 111-119 alone against 117-134. A lone input keeps a session with
+every thread (an image: 14 ms against 18 on one), so a process that embeds both holds the
+tower twice.
 """
 
 import logging
@@ -36,7 +38,7 @@ class OnnxEmbedder(Embedder):
         super().__init__()
         self.settings = settings
         self.models_dir = models_dir
-        self._sessions: dict[tuple[str, int, int], object] = {}
+        self._sessions: dict[tuple[str, int], object] = {}
         self._sessions_lock = threading.Lock()
         self._parts: ThreadPoolExecutor | None = None
 
@@ -103,30 +105,30 @@ class OnnxEmbedder(Embedder):
         return self._run("text", "tokens", tokens)
 
     def _run(self, tower: str, name: str, batch: np.ndarray) -> np.ndarray:
-        """The tower on ``batch``: a lone input on one session with every thread, a batch in
-        one part per thread on one-thread sessions at once (the module's docstring says why)."""
+        """The tower on ``batch``: a lone input on a session with every thread, a batch in one
+        part per thread on a one-thread session, at once (the module's docstring says why)."""
         parts = min(len(batch), self.settings.threads or _cores())
         if parts == 1:
             return self._session(tower, self.settings.threads or _cores()).run(None, {name: batch})[0]
-        pool = self._part_pool()
-        running = [pool.submit(self._session(tower, 1, slot).run, None, {name: part})
-                   for slot, part in enumerate(np.array_split(batch, parts))]
-        return np.concatenate([part.result()[0] for part in running])
+        session, (first, *rest) = self._session(tower, 1), np.array_split(batch, parts)
+        running = [self._helpers().submit(session.run, None, {name: part}) for part in rest]
+        return np.concatenate([session.run(None, {name: first})[0], *(part.result()[0] for part in running)])
 
-    def _part_pool(self) -> ThreadPoolExecutor:
+    def _helpers(self) -> ThreadPoolExecutor:
+        """The threads that run a batch's parts beside its caller's."""
         with self._sessions_lock:
             if self._parts is None:
-                self._parts = ThreadPoolExecutor(self.settings.threads or _cores(), thread_name_prefix="onnx-part")
+                self._parts = ThreadPoolExecutor((self.settings.threads or _cores()) - 1, thread_name_prefix="onnx-part")
             return self._parts
 
-    def _session(self, tower: str, threads: int, slot: int = 0):
-        key = (tower, threads, slot)
+    def _session(self, tower: str, threads: int):
+        key = (tower, threads)
         session = self._sessions.get(key)
         if session is None:
             with self._sessions_lock:
                 session = self._sessions.get(key)
                 if session is None:
-                    session = self._sessions[key] = self._open_session(tower, threads)
+                    session = self._sessions[key] = self._open_session(*key)
         return session
 
     def _open_session(self, tower: str, threads: int):
