@@ -15,10 +15,14 @@ def image_bytes(fmt: str = "JPEG", size=(64, 48), color=(200, 30, 30), mode: str
 
 
 def distinct_jpeg(seed: int, size=(96, 64)) -> bytes:
-    """A JPEG whose bytes (so SHA-256) differ for every seed."""
+    """A JPEG whose bytes (so SHA-256) differ for every seed below the pixel count: a flat
+    colour, and one pixel where the seed says, in black or white, whichever stands out
+    (the colour's inverse did not: on a mid grey JPEG lost it, and seeds 1152 and 1408 were
+    the same grey picture)."""
     r, g, b = (seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256
     image = Image.new("RGB", size, (r, g, b))
-    image.putpixel((seed % size[0], (seed // size[0]) % size[1]), (255 - r, 255 - g, 255 - b))
+    mark = (0, 0, 0) if r + g + b >= 384 else (255, 255, 255)
+    image.putpixel((seed % size[0], (seed // size[0]) % size[1]), mark)
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return out.getvalue()
