@@ -214,7 +214,21 @@ def catch_up_ocr(runtime: Runtime) -> None:
         log.info("Queued %d indexed image(s) for OCR; they are read while ingest is idle", queued)
 
 
-class IngestFirstWorker(SimpleWorker):
+class Worker(SimpleWorker):
+    """RQ's ``SimpleWorker``, its command channel (``rq`` shutdown, kill-horse) read by a
+    thread that looks up every second. RQ's thread waits a minute in each read, and
+    redis-py (8.x) joins it as the worker stops, so a worker's stop, and every burst's end,
+    waited up to a minute (the test suite spent three minutes so)."""
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+
+class IngestFirstWorker(Worker):
     """A worker process's RQ worker. Like the embedded worker, it takes a job of the later
     queues (OCR) only in an ``IngestQuiet`` of the first (ingest)."""
 

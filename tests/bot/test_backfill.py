@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from rq import SimpleWorker
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -19,6 +18,7 @@ from tests.factories import LOOPBACK, distinct_jpeg
 from worker import backfill
 from worker.backfill import resume_backfills
 from worker.context import using_runtime
+from worker.runner import Worker
 
 
 @pytest.fixture
@@ -86,7 +86,7 @@ def test_a_backfill_stopped_mid_way_goes_on_from_its_page(runtime, history, cli_
     with runtime.session() as session:
         start_backfill(session, "T1", "C1", history_from="files")
     resume_backfills(runtime)
-    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    worker = Worker([ingest_queue(runtime)], connection=runtime.redis)
     with using_runtime(runtime):
         worker.work(burst=True, max_jobs=1)  # page 1, then the worker is gone
     with runtime.session() as session:
@@ -94,7 +94,7 @@ def test_a_backfill_stopped_mid_way_goes_on_from_its_page(runtime, history, cli_
     # A new worker: the step it finds queued, or the one resume queues, reads page 2 on.
     assert resume_backfills(runtime) == 1
     with using_runtime(runtime):
-        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
+        Worker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
     assert [c.params["page"] for c in history.called("files.list")] == ["1", "2", "3"]
     assert slack_file_ids(runtime) == sorted(f"F{n}" for n in range(25))
 
@@ -202,13 +202,13 @@ def test_a_history_read_from_its_messages_goes_on_from_its_cursor(runtime, conve
         start_backfill(session, "T1", "C2", history_from="messages")
     resume_backfills(runtime)
     with using_runtime(runtime):
-        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True, max_jobs=1)  # one page, then gone
+        Worker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True, max_jobs=1)  # one page, then gone
     with runtime.session() as session:
         row = session.get(SlackBackfill, ("T1", "C2"))
         assert (row.source, row.cursor, row.page) == ("messages", "10", 2)
     assert resume_backfills(runtime) == 1
     with using_runtime(runtime):
-        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
+        Worker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
     assert [c.params.get("cursor") for c in conversation.called("conversations.history")] == [None, "10", "20"]
     assert slack_file_ids(runtime) == sorted([f"F{n}" for n in range(22)] + ["FR1", "FR2"])
 
@@ -220,7 +220,7 @@ def test_a_history_since_a_date_takes_the_replies_since_then_to_older_threads(ru
         start_backfill(session, "T1", "C2", since=since, history_from="messages")
     resume_backfills(runtime)
     with using_runtime(runtime):
-        SimpleWorker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
+        Worker([ingest_queue(runtime)], connection=runtime.redis).work(burst=True)
     found = captions(runtime)
     assert found == {"FR1": "the revised one\nwhich logo do we keep?", "FR2": "final\nwhich logo do we keep?"}
     with runtime.session() as session:

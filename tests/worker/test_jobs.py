@@ -1,10 +1,10 @@
-"""The ingest worker on real Valkey, Qdrant Edge and SQLite, run with RQ's own worker."""
+"""The ingest worker on real Valkey, Qdrant Edge and SQLite, run with RQ's own worker (its
+SimpleWorker, as `worker.runner.Worker` runs it)."""
 
 import time
 from datetime import timedelta
 
 import pytest
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
 from core.models import Image, ImageSource, ImageStatus
@@ -13,6 +13,7 @@ from services.ingest import submit_image
 from services.queue import ingest_queue
 from tests.factories import distinct_jpeg
 from worker.context import using_runtime
+from worker.runner import Worker
 
 
 def submit(runtime, *seeds, caption=None):
@@ -21,7 +22,7 @@ def submit(runtime, *seeds, caption=None):
 
 
 def run_jobs(runtime, max_jobs=None):
-    worker = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    worker = Worker([ingest_queue(runtime)], connection=runtime.redis)
     with using_runtime(runtime):
         worker.work(burst=True, max_jobs=max_jobs, with_scheduler=True)
 
@@ -178,7 +179,7 @@ def test_a_worker_reads_text_only_once_ingest_has_been_quiet(runtime, kind):
 
 def abandon_a_job(runtime):
     """What a worker killed mid-job leaves: the next job, started, in the started registry."""
-    dead = SimpleWorker([ingest_queue(runtime)], connection=runtime.redis)
+    dead = Worker([ingest_queue(runtime)], connection=runtime.redis)
     job, _ = dead.dequeue_job_and_maintain_ttl(timeout=1)
     dead.prepare_execution(job)  # what RQ records as a job starts; then the process is gone
     dead.prepare_job_execution(job, remove_from_intermediate_queue=True)
@@ -231,3 +232,19 @@ def test_the_embedded_workers_maintenance_fails_a_job_whose_worker_went_quiet(ru
         image = session.get(Image, image_id)
     assert image.status == ImageStatus.failed and image.error.startswith("AbandonedJobError")
     assert FailedJobRegistry(queue=ingest_queue(runtime)).get_job_ids() == [job.id]
+
+
+def test_a_worker_process_stops_within_dockers_grace_period(runtime):
+    """``docker compose stop`` gives a worker 10 s before it kills it. RQ's command channel
+    is read by a thread that waited a minute in each read, and a worker's stop joins that
+    thread: when the thread's read did not end with the channel's unsubscribe reply (a race
+    the test suite lost three times a run), the stop waited out the minute."""
+    from worker.runner import IngestFirstWorker
+
+    worker = IngestFirstWorker([ingest_queue(runtime)], connection=runtime.redis, quiet_for=0)
+    worker.subscribe()
+    time.sleep(0.5)  # the channel's thread is in its read (the scene, not the check)
+    started = time.monotonic()
+    worker.pubsub_thread.stop()  # (without the unsubscribe first: the race lost)
+    assert time.monotonic() - started < 5, "the command channel's thread kept the worker from stopping"
+    worker.pubsub.close()
