@@ -107,9 +107,9 @@ class OnnxEmbedder(Embedder):
     def _run(self, tower: str, name: str, batch: np.ndarray) -> np.ndarray:
         """The tower on ``batch``: a lone input on a session with every thread, a batch in one
         part per thread on a one-thread session, at once (the module's docstring says why)."""
-        parts = min(len(batch), self.settings.threads or _cores())
+        parts = min(len(batch), self._threads)
         if parts == 1:
-            return self._session(tower, self.settings.threads or _cores()).run(None, {name: batch})[0]
+            return self._session(tower, self._threads).run(None, {name: batch})[0]
         session, (first, *rest) = self._session(tower, 1), np.array_split(batch, parts)
         running = [self._helpers().submit(session.run, None, {name: part}) for part in rest]
         return np.concatenate([session.run(None, {name: first})[0], *(part.result()[0] for part in running)])
@@ -118,8 +118,12 @@ class OnnxEmbedder(Embedder):
         """The threads that run a batch's parts beside its caller's."""
         with self._sessions_lock:
             if self._parts is None:
-                self._parts = ThreadPoolExecutor((self.settings.threads or _cores()) - 1, thread_name_prefix="onnx-part")
+                self._parts = ThreadPoolExecutor(self._threads - 1, thread_name_prefix="onnx-part")
             return self._parts
+
+    @property
+    def _threads(self) -> int:
+        return self.settings.threads or _cores()
 
     def _session(self, tower: str, threads: int):
         key = (tower, threads)
