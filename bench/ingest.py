@@ -169,8 +169,8 @@ def main() -> None:
         decoded = [Image.open(io.BytesIO(j)).convert("RGB") for j in jpegs]
         paths = bare_paths(settings, embedder)
         first = bare_rates(paths, decoded, args.batch_size)
-        before, cpu = stage_seconds(*STAGES), cpu_seconds()
         photos = write_photos(jpegs, Path(tmp) / "folder")  # (the import's folder, and the upload clients' files)
+        before, cpu = stage_seconds(*STAGES), cpu_seconds()
         imported = import_rate(settings.model_copy(update={"data_dir": Path(tmp) / "imported"}), embedder, photos)
         stages = {stage: seconds - before[stage] for stage, seconds in stage_seconds(*STAGES).items()}
         import_cpu = cpu_seconds() - cpu
