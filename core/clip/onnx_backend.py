@@ -40,7 +40,8 @@ class OnnxEmbedder(Embedder):
         self.models_dir = models_dir
         self._sessions: dict[tuple[str, int], object] = {}
         self._sessions_lock = threading.Lock()
-        self._parts: ThreadPoolExecutor | None = None
+        # The threads that run a batch's parts beside its caller's (started on first use).
+        self._helpers = ThreadPoolExecutor(max(1, self._threads - 1), thread_name_prefix="onnx-part")
 
     @property
     def name(self) -> str:
@@ -111,15 +112,8 @@ class OnnxEmbedder(Embedder):
         if parts == 1:
             return self._session(tower, self._threads).run(None, {name: batch})[0]
         session, (first, *rest) = self._session(tower, 1), np.array_split(batch, parts)
-        running = [self._helpers().submit(session.run, None, {name: part}) for part in rest]
+        running = [self._helpers.submit(session.run, None, {name: part}) for part in rest]
         return np.concatenate([session.run(None, {name: first})[0], *(part.result()[0] for part in running)])
-
-    def _helpers(self) -> ThreadPoolExecutor:
-        """The threads that run a batch's parts beside its caller's."""
-        with self._sessions_lock:
-            if self._parts is None:
-                self._parts = ThreadPoolExecutor(self._threads - 1, thread_name_prefix="onnx-part")
-            return self._parts
 
     @property
     def _threads(self) -> int:
